@@ -1,0 +1,167 @@
+// Package store is PostgreSQL access with pgx: the source of truth for users,
+// events, zones, tickets, holds, bookings and payments.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-migrate/migrate/v4"
+	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"golang.org/x/crypto/bcrypt"
+
+	"boxoffice/migrations"
+)
+
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrDuplicate = errors.New("already exists")
+)
+
+// DB is the application's handle on PostgreSQL.
+type DB struct {
+	pool *pgxpool.Pool
+
+	// BcryptCost is the work factor for new password hashes; tests lower it.
+	BcryptCost int
+	// Now is the clock; tests move it.
+	Now func() time.Time
+}
+
+// New wraps an open pool.
+func New(pool *pgxpool.Pool) *DB {
+	return &DB{pool: pool, BcryptCost: bcrypt.DefaultCost, Now: time.Now}
+}
+
+func (db *DB) bcryptCost() int { return db.BcryptCost }
+
+func (db *DB) now() time.Time { return db.Now() }
+
+// Pool exposes the pool to packages that run their own transactions over these tables.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Ping reports whether PostgreSQL answers.
+func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
+
+// Open connects to url, creating its database first when createDB is set and it
+// does not exist yet, so `make run` works against a bare server.
+func Open(ctx context.Context, url string, createDB bool) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if createDB {
+		if err := ensureDatabase(ctx, cfg.ConnConfig); err != nil {
+			return nil, err
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect postgres: %w", err)
+	}
+	return pool, nil
+}
+
+func ensureDatabase(ctx context.Context, cfg *pgx.ConnConfig) error {
+	name := cfg.Database
+	if name == "" || name == "postgres" {
+		return nil
+	}
+	admin := cfg.Copy()
+	admin.Database = "postgres"
+	conn, err := pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		// Without rights on "postgres" we can only hope the database exists; the
+		// real connection says clearly if it does not.
+		return nil
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // created meanwhile by another replica
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// Migrate applies the embedded migrations up to the newest, or down by all when
+// down is set. Running it on every replica at once is safe: golang-migrate takes
+// an advisory lock.
+func Migrate(pool *pgxpool.Pool, direction string) (version uint, dirty bool, err error) {
+	src, err := iofs.New(migrations.FS, ".")
+	if err != nil {
+		return 0, false, fmt.Errorf("read migrations: %w", err)
+	}
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	defer sqlDB.Close()
+	driver, err := migratepgx.WithInstance(sqlDB, &migratepgx.Config{})
+	if err != nil {
+		return 0, false, fmt.Errorf("migration driver: %w", err)
+	}
+	m, err := migrate.NewWithInstance("iofs", src, "pgx5", driver)
+	if err != nil {
+		return 0, false, fmt.Errorf("migrate: %w", err)
+	}
+	defer m.Close() // returns the driver's connection to the pool
+	switch direction {
+	case "up":
+		err = m.Up()
+	case "down":
+		err = m.Down()
+	case "version":
+	default:
+		return 0, false, fmt.Errorf("migrate: unknown direction %q (want up, down or version)", direction)
+	}
+	if err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return 0, false, fmt.Errorf("migrate %s: %w", direction, err)
+	}
+	version, dirty, err = m.Version()
+	if errors.Is(err, migrate.ErrNilVersion) {
+		return 0, false, nil
+	}
+	return version, dirty, err
+}
+
+// NewID returns a random identifier with a readable prefix. IDs are unguessable so
+// that a fan cannot probe for other fans' holds or bookings.
+func NewID(prefix string) string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// translate maps driver errors to the package's sentinels.
+func translate(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return fmt.Errorf("%w: %s", ErrDuplicate, pgErr.ConstraintName)
+	}
+	return err
+}

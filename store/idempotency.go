@@ -1,0 +1,102 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// IdempotencyTTL is how long a stored result is replayed.
+const IdempotencyTTL = 24 * time.Hour
+
+// abandonAfter frees a key whose first request never finished (its replica died),
+// so a retry can run instead of waiting forever.
+const abandonAfter = 2 * time.Minute
+
+var (
+	// ErrKeyReused is the same key sent with a different request.
+	ErrKeyReused = errors.New("idempotency key was used for a different request")
+	// ErrKeyInFlight is the same key while its first request still runs.
+	ErrKeyInFlight = errors.New("a request with this idempotency key is in progress")
+)
+
+// StoredResponse is a first answer kept for replay.
+type StoredResponse struct {
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// ClaimIdempotencyKey reserves (scope, key) for the request with this hash. It
+// returns nil, nil when the caller now owns the key and must run the request and
+// then call SaveIdempotentResponse or ReleaseIdempotencyKey; the stored response
+// when one is kept; ErrKeyInFlight while the first request runs; ErrKeyReused when
+// the hash differs.
+func (db *DB) ClaimIdempotencyKey(ctx context.Context, scope, key string, hash []byte) (*StoredResponse, error) {
+	// A row past its lifetime, or abandoned in flight, is taken over as new.
+	const q = `
+		INSERT INTO idempotency_keys (scope, key, request_hash)
+		VALUES ($1, $2, $3)
+		ON CONFLICT (scope, key) DO UPDATE
+			SET request_hash = EXCLUDED.request_hash, status = 0, content_type = '', body = '', created_at = now()
+			WHERE idempotency_keys.created_at < now() - $4 * interval '1 second'
+			   OR (idempotency_keys.status = 0 AND idempotency_keys.created_at < now() - $5 * interval '1 second')
+		RETURNING true`
+	var claimed bool
+	err := db.pool.QueryRow(ctx, q, scope, key, hash, IdempotencyTTL.Seconds(), abandonAfter.Seconds()).Scan(&claimed)
+	if err == nil {
+		return nil, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	var (
+		stored StoredResponse
+		prev   []byte
+	)
+	const qs = `SELECT request_hash, status, content_type, body FROM idempotency_keys WHERE scope = $1 AND key = $2`
+	if err := db.pool.QueryRow(ctx, qs, scope, key).Scan(&prev, &stored.Status, &stored.ContentType, &stored.Body); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) { // released between the two statements
+			return nil, ErrKeyInFlight
+		}
+		return nil, fmt.Errorf("read idempotency key: %w", err)
+	}
+	switch {
+	case !bytes.Equal(prev, hash):
+		return nil, ErrKeyReused
+	case stored.Status == 0:
+		return nil, ErrKeyInFlight
+	}
+	return &stored, nil
+}
+
+// SaveIdempotentResponse keeps the first answer for replay.
+func (db *DB) SaveIdempotentResponse(ctx context.Context, scope, key string, r StoredResponse) error {
+	const q = `UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5 WHERE scope = $1 AND key = $2`
+	if _, err := db.pool.Exec(ctx, q, scope, key, r.Status, r.ContentType, r.Body); err != nil {
+		return fmt.Errorf("save idempotent response: %w", err)
+	}
+	return nil
+}
+
+// ReleaseIdempotencyKey forgets a claim whose request did not finish with an
+// answer worth replaying (a server error), so the client's retry runs again.
+func (db *DB) ReleaseIdempotencyKey(ctx context.Context, scope, key string) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status = 0`, scope, key); err != nil {
+		return fmt.Errorf("release idempotency key: %w", err)
+	}
+	return nil
+}
+
+// PurgeIdempotencyKeys deletes results past their lifetime.
+func (db *DB) PurgeIdempotencyKeys(ctx context.Context) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < now() - $1 * interval '1 second'`, IdempotencyTTL.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

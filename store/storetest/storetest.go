@@ -1,0 +1,161 @@
+// Package storetest gives each test package its own migrated PostgreSQL database,
+// created from TEST_DATABASE_URL (which `make test` sets) and dropped at the end.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	neturl "net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"boxoffice/store"
+)
+
+// url is the package's database, set by Main before any test runs.
+var url string
+
+// Main runs the package's tests against a fresh database and drops it afterwards.
+// Use it as the package's TestMain.
+func Main(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		fmt.Fprintln(os.Stderr, "TEST_DATABASE_URL is not set: run the tests with `make test`, which starts PostgreSQL and Redis and sets it")
+		return 1
+	}
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(base)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "TEST_DATABASE_URL:", err)
+		return 1
+	}
+	admin, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "connect TEST_DATABASE_URL:", err)
+		return 1
+	}
+	defer admin.Close(ctx)
+	name := strings.ToLower(strings.ReplaceAll(store.NewID("boxoffice_test"), "-", "_"))
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		fmt.Fprintln(os.Stderr, "create test database:", err)
+		return 1
+	}
+	defer func() {
+		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			fmt.Fprintln(os.Stderr, "drop test database:", err)
+		}
+	}()
+	if url, err = replaceDatabase(base, name); err != nil {
+		fmt.Fprintln(os.Stderr, "TEST_DATABASE_URL:", err)
+		return 1
+	}
+
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "connect test database:", err)
+		return 1
+	}
+	_, _, err = store.Migrate(pool, "up")
+	pool.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "migrate test database:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// replaceDatabase swaps the database name in a postgres:// URL.
+func replaceDatabase(base, name string) (string, error) {
+	u, err := neturl.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", fmt.Errorf("want a postgres:// URL, got %q", base)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// URL is the package's test database.
+func URL(t testing.TB) string {
+	t.Helper()
+	if url == "" {
+		t.Fatal("storetest.Main is not the package's TestMain")
+	}
+	return url
+}
+
+// Pool opens a pool on the package's test database, closed when the test ends.
+func Pool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// DB is a store on the package's test database with a cheap password hash.
+func DB(t testing.TB) *store.DB {
+	t.Helper()
+	db := store.New(Pool(t))
+	db.BcryptCost = 4
+	return db
+}
+
+// Organizer creates an organizer account for a test.
+func Organizer(t testing.TB, db *store.DB) *store.User {
+	t.Helper()
+	u, err := db.CreateUser(context.Background(), store.Registration{
+		Name: "Org", Email: store.NewID("org") + "@example.com", Password: "organizer-password",
+	}, store.RoleOrganizer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// Fan creates a fan account for a test.
+func Fan(t testing.TB, db *store.DB) *store.User {
+	t.Helper()
+	u, err := db.CreateUser(context.Background(), store.Registration{
+		Name: "Fan", Email: store.NewID("fan") + "@example.com", Password: "fan-password",
+	}, store.RoleFan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// Event creates an event open for sale now, with a pool zone "GA" of poolSize and
+// a seated zone "VIP" of the given rows (nil for none).
+func Event(t testing.TB, db *store.DB, organizerID string, poolSize int, rows ...store.Row) *store.Event {
+	t.Helper()
+	now := time.Now()
+	price := int64(5000)
+	n := store.NewEvent{ID: store.NewID("ev")}
+	n.Name = ptr("Test show")
+	n.StartsAt = ptr(now.Add(30 * 24 * time.Hour))
+	n.SaleOpensAt = ptr(now.Add(-time.Minute))
+	if poolSize > 0 {
+		n.Zones = append(n.Zones, store.NewZone{ID: "GA", Kind: store.ZonePool, Capacity: &poolSize, PriceCents: &price})
+	}
+	if len(rows) > 0 {
+		n.Zones = append(n.Zones, store.NewZone{ID: "VIP", Kind: store.ZoneSeated, Rows: rows, PriceCents: &price})
+	}
+	e, err := db.CreateEvent(context.Background(), n, organizerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func ptr[T any](v T) *T { return &v }
