@@ -1,0 +1,88 @@
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+GO ?= go
+BIN := bin/boxoffice
+# 2026.2.2; builds with Go 1.26. `go run pkg@version` keeps it out of go.mod.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# Ports used by scripts/services.sh too, so that overriding them moves everything.
+BOXOFFICE_PG_PORT ?= 5432
+BOXOFFICE_REDIS_PORT ?= 6379
+export BOXOFFICE_PG_PORT BOXOFFICE_REDIS_PORT
+
+DATABASE_URL ?= postgres://postgres@127.0.0.1:$(BOXOFFICE_PG_PORT)/boxoffice?sslmode=disable
+REDIS_URL ?= redis://127.0.0.1:$(BOXOFFICE_REDIS_PORT)/0
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:$(BOXOFFICE_PG_PORT)/postgres?sslmode=disable
+TEST_REDIS_URL ?= redis://127.0.0.1:$(BOXOFFICE_REDIS_PORT)/0
+export DATABASE_URL REDIS_URL TEST_DATABASE_URL TEST_REDIS_URL
+
+# The tests run stripe-mock from PATH; go install puts it in GOBIN or GOPATH/bin.
+GO_BIN_DIR := $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)
+export PATH := $(GO_BIN_DIR):$(PATH)
+
+# The Go files to format-check: everything but dot directories (.services holds
+# the local database), bin/, vendor/, testdata/ and node_modules/.
+GO_FILES_CMD := find . -mindepth 1 \( -name '.*' -o -name bin -o -name vendor -o -name testdata -o -name node_modules \) -prune -o -type f -name '*.go' -print0
+
+.PHONY: all build run test lint fmt-check vet staticcheck fmt bench services services-stop clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) .
+
+# Local services, a dev secret kept in .services/secret unless BOXOFFICE_SECRET
+# is set, demo data, then the server (the binary creates the database if missing
+# and migrates it).
+run:
+	scripts/services.sh
+	$(GO) build -o $(BIN) .
+	@if [[ -z "$${BOXOFFICE_SECRET:-}" ]]; then \
+		if [[ ! -s .services/secret ]]; then \
+			(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >.services/secret); \
+		fi; \
+		BOXOFFICE_SECRET="$$(cat .services/secret)"; export BOXOFFICE_SECRET; \
+	fi; \
+	echo "$(BIN) demo && $(BIN) serve"; \
+	$(BIN) demo; \
+	exec $(BIN) serve
+
+test:
+	scripts/services.sh --stripe-mock --chromium
+	$(MAKE) --no-print-directory lint
+	$(GO) test -race -count=1 -timeout 9m ./...
+
+lint: fmt-check vet staticcheck
+
+fmt-check:
+	@unformatted="$$($(GO_FILES_CMD) | xargs -0 -r gofmt -l)"; \
+	if [[ -n "$$unformatted" ]]; then \
+		echo "gofmt needed (run make fmt) on:"; echo "$$unformatted"; exit 1; \
+	fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
+fmt:
+	$(GO_FILES_CMD) | xargs -0 -r gofmt -w
+
+bench:
+	scripts/services.sh --stripe-mock
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Start the local services / stop the ones scripts/services.sh started itself
+# from .services/ (servers that were already running are left alone).
+services:
+	scripts/services.sh
+
+services-stop:
+	scripts/services.sh --stop
+
+# Build outputs only: .services/ keeps the local database and the dev secret.
+clean:
+	rm -rf bin/ coverage.out coverage.html *.test

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"boxoffice/store"
+)
+
+// The demo's fixed names, so that running it twice changes nothing.
+const (
+	demoOrganizerEmail = "organizer@boxoffice.example"
+	demoEventID        = "boxoffice-live"
+)
+
+// demo creates the demo organizer (its password printed once, at creation) and
+// the demo concert: 10,000 tickets in a GA pool, VIP seats and a Millionaire Pit.
+func demo(ctx context.Context, cfg *config, stdout io.Writer) error {
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, _, err := store.Migrate(pool, "up"); err != nil {
+		return err
+	}
+	db := store.New(pool)
+
+	var secret [9]byte
+	_, _ = rand.Read(secret[:])
+	password := hex.EncodeToString(secret[:])
+	org, err := db.CreateUser(ctx, store.Registration{Name: "Demo Organizer", Email: demoOrganizerEmail, Password: password}, store.RoleOrganizer)
+	switch {
+	case err == nil:
+		fmt.Fprintf(stdout, "demo organizer: %s  password: %s  (shown this once)\n", demoOrganizerEmail, password)
+	case errors.Is(err, store.ErrDuplicate):
+		fmt.Fprintf(stdout, "demo organizer: %s exists (its password was shown when it was made)\n", demoOrganizerEmail)
+		if org, err = organizerID(ctx, db); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("demo organizer: %w", err)
+	}
+
+	opensAt := time.Now().Add(2 * time.Minute).Truncate(time.Second).UTC()
+	if cfg.DemoOpensAt != "" {
+		if opensAt, err = time.Parse(time.RFC3339, cfg.DemoOpensAt); err != nil {
+			return fmt.Errorf("-opens-at: want RFC 3339 such as 2026-12-01T10:00:00Z, got %q", cfg.DemoOpensAt)
+		}
+	}
+	_, err = db.CreateEvent(ctx, demoConcert(opensAt), org.ID)
+	switch {
+	case err == nil:
+		fmt.Fprintf(stdout, "demo concert: %s, 10000 tickets, sale opens %s\n", demoEventID, opensAt.Format(time.RFC3339))
+	case errors.Is(err, store.ErrDuplicate):
+		fmt.Fprintf(stdout, "demo concert: %s exists, left as it is\n", demoEventID)
+	default:
+		return fmt.Errorf("demo concert: %w", err)
+	}
+	return nil
+}
+
+// organizerID finds the existing demo organizer without knowing its password.
+func organizerID(ctx context.Context, db *store.DB) (*store.User, error) {
+	u := &store.User{}
+	err := db.Pool().QueryRow(ctx, `SELECT id, name, email, role FROM users WHERE lower(email) = $1`, demoOrganizerEmail).
+		Scan(&u.ID, &u.Name, &u.Email, &u.Role)
+	if err != nil {
+		return nil, fmt.Errorf("demo organizer: %w", err)
+	}
+	return u, nil
+}
+
+func demoConcert(opensAt time.Time) store.NewEvent {
+	ptr := func(v int64) *int64 { return &v }
+	ga := 7000
+	n := store.NewEvent{ID: demoEventID}
+	name, venue := "Boxoffice Live: The Stadium Tour", "Riverside Stadium"
+	startsAt, lobby := opensAt.Add(60*24*time.Hour), opensAt.Add(-time.Hour)
+	n.Name, n.Venue, n.StartsAt, n.SaleOpensAt, n.LobbyOpensAt = &name, &venue, &startsAt, &opensAt, &lobby
+	n.Zones = []store.NewZone{
+		{ID: "GA", Name: "General Admission", Kind: store.ZonePool, Capacity: &ga, PriceCents: ptr(9900)},
+		{ID: "VIP", Name: "VIP", Kind: store.ZoneSeated, Rows: vipRows(2900), PriceCents: ptr(45000)},
+		{ID: "PIT", Name: "Millionaire Pit", Kind: store.ZoneSeated, Rows: fixedRows(5, 20), PriceCents: ptr(1_000_000)},
+	}
+	return n
+}
+
+// vipRows widens from 20 seats at the stage to 40 at the back, as a bowl does.
+func vipRows(total int) []store.Row {
+	var rows []store.Row
+	for n := 1; total > 0; n++ {
+		seats := min(20+n-1, 40, total)
+		rows = append(rows, store.Row{Row: fmt.Sprint(n), Seats: seats})
+		total -= seats
+	}
+	return rows
+}
+
+func fixedRows(count, seats int) []store.Row {
+	rows := make([]store.Row, count)
+	for i := range rows {
+		rows[i] = store.Row{Row: fmt.Sprint(i + 1), Seats: seats}
+	}
+	return rows
+}

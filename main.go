@@ -1,0 +1,173 @@
+// Command boxoffice serves high-demand ticket on-sales: a fair waiting room,
+// atomic seat holds, payments and bookings. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"boxoffice/store"
+	"boxoffice/web"
+)
+
+const usage = `usage: boxoffice <command> [flags]
+
+commands:
+  serve                    migrate the database and serve the API
+  migrate [up|down|version] apply or inspect the database schema
+  demo                     create the demo organizer and concert (safe to repeat)
+  healthcheck              exit 0 when the local server answers /healthz
+
+Every setting comes from the environment and may be overridden by a flag;
+run "boxoffice <command> -h" for the list.`
+
+// errUsage marks a mistake on the command line; it has been explained already.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	if err := run(ctx, log, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "boxoffice:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	cmd, args := args[0], args[1:]
+	cfg, err := loadConfig(cmd, args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, log, cfg)
+	case "migrate":
+		return migrateCmd(ctx, cfg, stdout)
+	case "demo":
+		return demo(ctx, cfg, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, cfg)
+	}
+	panic("unreachable: loadConfig accepts only known commands")
+}
+
+func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	version, _, err := store.Migrate(pool, "up")
+	if err != nil {
+		return err
+	}
+	log.Info("database migrated", "version", version)
+	db := store.New(pool)
+	if cfg.OrganizerEmail != "" {
+		u, changed, err := db.EnsureOrganizer(ctx, store.Registration{Name: "Organizer", Email: cfg.OrganizerEmail, Password: cfg.OrganizerPassword})
+		if err != nil {
+			return fmt.Errorf("BOXOFFICE_ORGANIZER_EMAIL: %w", err)
+		}
+		log.Info("organizer account ready", "email", u.Email, "changed", changed)
+	}
+	rdb, err := openRedis(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	api := web.New(web.Config{Store: db, PingRedis: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Log: log, SecureCookies: cfg.SecureCookies})
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("serving", "addr", cfg.Addr)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	case <-ctx.Done():
+	}
+	// SIGTERM: stop accepting, let in-flight requests finish, then close pools.
+	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func openDB(ctx context.Context, cfg *config) (*pgxpool.Pool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return store.Open(ctx, cfg.DatabaseURL, true)
+}
+
+// openRedis connects to REDIS_URL: one node, or a cluster when the URL names
+// several nodes (redis://host1:6379?addr=host2:6379&addr=host3:6379).
+func openRedis(ctx context.Context, cfg *config) (redis.UniversalClient, error) {
+	rdb := redis.NewUniversalClient(cfg.redisOptions)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("connect redis: %w", err)
+	}
+	return rdb, nil
+}
+
+func migrateCmd(ctx context.Context, cfg *config, stdout io.Writer) error {
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	version, dirty, err := store.Migrate(pool, cfg.MigrateDirection)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "schema version %d (dirty: %t)\n", version, dirty)
+	return nil
+}
+
+func healthcheck(ctx context.Context, cfg *config) error {
+	_, port, _ := net.SplitHostPort(cfg.Addr)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s", resp.Status)
+	}
+	return nil
+}

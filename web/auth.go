@@ -1,0 +1,143 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"boxoffice/store"
+)
+
+const (
+	cookieName = "boxoffice_token"
+	userKey    = "user"
+	tokenKey   = "token"
+)
+
+// authenticate resolves the caller from a bearer token, the sign-in cookie or,
+// for WebSockets which cannot set headers, ?token=. A wrong token is treated as no
+// token: routes that need a user answer 401.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token := bearerToken(c)
+		if token == "" {
+			return next(c)
+		}
+		u, err := s.store.UserByToken(c.Request().Context(), token)
+		switch {
+		case err == nil:
+			c.Set(userKey, u)
+			c.Set(tokenKey, token)
+		case !isNotFound(err):
+			return err
+		}
+		return next(c)
+	}
+}
+
+func bearerToken(c echo.Context) string {
+	if h := c.Request().Header.Get(echo.HeaderAuthorization); h != "" {
+		scheme, token, _ := strings.Cut(h, " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(token)
+		}
+		return ""
+	}
+	if ck, err := c.Cookie(cookieName); err == nil {
+		return ck.Value
+	}
+	return c.QueryParam("token")
+}
+
+// currentUser is the signed-in caller, or nil.
+func currentUser(c echo.Context) *store.User {
+	u, _ := c.Get(userKey).(*store.User)
+	return u
+}
+
+func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if currentUser(c) == nil {
+			return errUnauthorized
+		}
+		return next(c)
+	}
+}
+
+func (s *Server) requireOrganizer(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u := currentUser(c)
+		if u == nil {
+			return errUnauthorized
+		}
+		if !u.IsOrganizer() {
+			return errForbidden
+		}
+		return next(c)
+	}
+}
+
+type authResponse struct {
+	User  *store.User `json:"user"`
+	Token string      `json:"token"`
+}
+
+// register creates a fan account; the role is never taken from the request.
+func (s *Server) register(c echo.Context) error {
+	var r store.Registration
+	if err := decode(c, &r); err != nil {
+		return err
+	}
+	u, err := s.store.CreateUser(c.Request().Context(), r, store.RoleFan)
+	if isDuplicate(err) {
+		return &apiError{Status: http.StatusConflict, Code: "email_taken",
+			Message: "an account with this email exists; sign in instead", Details: map[string]any{"field": "email"}}
+	}
+	if err != nil {
+		return err
+	}
+	return s.signIn(c, http.StatusCreated, u)
+}
+
+func (s *Server) login(c echo.Context) error {
+	var r struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := decode(c, &r); err != nil {
+		return err
+	}
+	u, err := s.store.Authenticate(c.Request().Context(), r.Email, r.Password)
+	if err != nil {
+		return err
+	}
+	return s.signIn(c, http.StatusOK, u)
+}
+
+func (s *Server) signIn(c echo.Context, status int, u *store.User) error {
+	token, err := s.store.CreateToken(c.Request().Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	c.SetCookie(&http.Cookie{
+		Name: cookieName, Value: token, Path: "/", HttpOnly: true, Secure: s.secureCookies,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(store.TokenTTL.Seconds()),
+	})
+	return c.JSON(status, authResponse{User: u, Token: token})
+}
+
+// logout ends the token it was called with; without one it still clears the cookie.
+func (s *Server) logout(c echo.Context) error {
+	if token, ok := c.Get(tokenKey).(string); ok {
+		if err := s.store.DeleteToken(c.Request().Context(), token); err != nil {
+			return err
+		}
+	}
+	c.SetCookie(&http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: s.secureCookies, MaxAge: -1})
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) me(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]*store.User{"user": currentUser(c)})
+}

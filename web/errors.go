@@ -1,0 +1,125 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/labstack/echo/v4"
+
+	"boxoffice/store"
+)
+
+// apiError is an error with its HTTP answer decided where it is raised.
+type apiError struct {
+	Status  int            `json:"-"`
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func newError(status int, code, message string) *apiError {
+	return &apiError{Status: status, Code: code, Message: message}
+}
+
+var (
+	errUnauthorized = newError(http.StatusUnauthorized, "unauthorized", "sign in first: send Authorization: Bearer <token>")
+	errForbidden    = newError(http.StatusForbidden, "forbidden", "only organizers may do this")
+)
+
+func notFound(what string) *apiError {
+	return newError(http.StatusNotFound, "not_found", what+" not found")
+}
+
+// toAPIError maps every error a handler may return to the envelope of API.md. This
+// is the one place that knows HTTP statuses for domain errors.
+func toAPIError(err error) (e *apiError, unexpected bool) {
+	var (
+		ae *apiError
+		ve *store.ValidationError
+		he *echo.HTTPError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return ae, false
+	case errors.As(err, &ve):
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: ve.Error(),
+			Details: map[string]any{"field": ve.Field}}, false
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("resource"), false
+	case errors.Is(err, store.ErrBadCredentials):
+		return newError(http.StatusUnauthorized, "bad_credentials", err.Error()), false
+	case errors.Is(err, store.ErrKeyReused):
+		return newError(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was already used with a different request"), false
+	case errors.Is(err, store.ErrKeyInFlight):
+		return newError(http.StatusConflict, "idempotency_key_in_flight", "a request with this Idempotency-Key is still running; retry shortly"), false
+	case errors.Is(err, store.ErrDuplicate):
+		return newError(http.StatusConflict, "conflict", "it already exists"), false
+	case errors.As(err, &he):
+		return fromEcho(he), false
+	case unavailable(err):
+		return newError(http.StatusServiceUnavailable, "unavailable", "a dependency is unavailable; retry shortly"), true
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads this answer.
+		return newError(499, "canceled", "request canceled"), false
+	}
+	return newError(http.StatusInternalServerError, "internal", "internal error"), true
+}
+
+func fromEcho(he *echo.HTTPError) *apiError {
+	msg := http.StatusText(he.Code)
+	if m, ok := he.Message.(string); ok {
+		msg = m
+	}
+	code := map[int]string{
+		http.StatusNotFound:              "not_found",
+		http.StatusMethodNotAllowed:      "method_not_allowed",
+		http.StatusRequestEntityTooLarge: "too_large",
+		http.StatusUnsupportedMediaType:  "unsupported_media_type",
+		http.StatusBadRequest:            "bad_request",
+		http.StatusUnauthorized:          "unauthorized",
+		http.StatusForbidden:             "forbidden",
+		http.StatusTooManyRequests:       "rate_limited",
+	}[he.Code]
+	if code == "" {
+		code = "error"
+	}
+	return &apiError{Status: he.Code, Code: code, Message: msg}
+}
+
+// unavailable reports errors that mean PostgreSQL or Redis cannot be reached now.
+func unavailable(err error) bool {
+	var (
+		ce *pgconn.ConnectError
+		ne net.Error
+	)
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err)
+}
+
+// handleError is echo's error handler: the envelope of API.md for every error.
+// Only unexpected errors are logged; the client sees a generic message.
+func (s *Server) handleError(err error, c echo.Context) {
+	e, unexpected := toAPIError(err)
+	if unexpected {
+		s.log.ErrorContext(c.Request().Context(), "request failed",
+			"request_id", requestIDOf(c), "method", c.Request().Method, "route", c.Path(), "err", err)
+	}
+	if c.Response().Committed {
+		return
+	}
+	if e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests {
+		if c.Response().Header().Get("Retry-After") == "" {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(2))
+		}
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(e.Status)
+		return
+	}
+	_ = c.JSON(e.Status, map[string]*apiError{"error": e})
+}

@@ -1,0 +1,139 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"boxoffice/store"
+)
+
+func isNotFound(err error) bool  { return errors.Is(err, store.ErrNotFound) }
+func isDuplicate(err error) bool { return errors.Is(err, store.ErrDuplicate) }
+
+func (s *Server) createEvent(c echo.Context) error {
+	var n store.NewEvent
+	if err := decode(c, &n); err != nil {
+		return err
+	}
+	e, err := s.store.CreateEvent(c.Request().Context(), n, currentUser(c).ID)
+	if isDuplicate(err) {
+		return &apiError{Status: http.StatusConflict, Code: "event_exists",
+			Message: "an event with id " + n.ID + " exists", Details: map[string]any{"field": "id"}}
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]*store.Event{"event": e})
+}
+
+func (s *Server) listEvents(c echo.Context) error {
+	events, err := s.store.Events(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	if events == nil {
+		events = []*store.Event{}
+	}
+	return c.JSON(http.StatusOK, map[string][]*store.Event{"events": events})
+}
+
+// event loads the event named in the path, answering 404 for an unknown id.
+func (s *Server) event(c echo.Context) (*store.Event, error) {
+	e, err := s.store.Event(c.Request().Context(), c.Param("id"))
+	if isNotFound(err) {
+		return nil, notFound("event " + c.Param("id"))
+	}
+	return e, err
+}
+
+func (s *Server) getEvent(c echo.Context) error {
+	e, err := s.event(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]*store.Event{"event": e})
+}
+
+// eventPatch is what PATCH accepts: the settings, and zones only to refuse them clearly.
+type eventPatch struct {
+	store.Settings
+	Zones any `json:"zones"`
+}
+
+func (s *Server) updateEvent(c echo.Context) error {
+	var p eventPatch
+	if err := decode(c, &p); err != nil {
+		return err
+	}
+	if p.Zones != nil {
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid",
+			Message: "zones cannot change once tickets exist; create a new event", Details: map[string]any{"field": "zones"}}
+	}
+	e, err := s.store.UpdateEvent(c.Request().Context(), c.Param("id"), p.Settings)
+	if isNotFound(err) {
+		return notFound("event " + c.Param("id"))
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]*store.Event{"event": e})
+}
+
+func (s *Server) seats(c echo.Context) error {
+	e, err := s.event(c)
+	if err != nil {
+		return err
+	}
+	z, ok := e.Zone(c.Param("zone"))
+	if !ok {
+		return notFound("zone " + c.Param("zone"))
+	}
+	if z.Kind != store.ZoneSeated {
+		return newError(http.StatusNotFound, "not_seated", "zone "+z.ID+" is general admission: it has no assigned seats")
+	}
+	seats, err := s.store.Seats(c.Request().Context(), e.ID, z.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"zone_id": z.ID, "seats": seats})
+}
+
+type zoneStats struct {
+	ID               string `json:"id"`
+	Capacity         int    `json:"capacity"`
+	AvailableTickets int    `json:"available_tickets"`
+	ReservedTickets  int    `json:"reserved_tickets"`
+	BookedTickets    int    `json:"booked_tickets"`
+}
+
+type eventStats struct {
+	EventID        string      `json:"event_id"`
+	SaleStatus     string      `json:"sale_status"`
+	Zones          []zoneStats `json:"zones"`
+	QueueLength    int64       `json:"queue_length"`
+	Admitted       int64       `json:"admitted"`
+	ActiveShoppers int64       `json:"active_shoppers"`
+	AdmissionRate  float64     `json:"admission_rate"`
+	Bookings       int         `json:"bookings"`
+	RevenueCents   int64       `json:"revenue_cents"`
+}
+
+// stats is the organizer's view of a sale. The waiting room's numbers join it
+// when the queue exists; until then they are zero.
+func (s *Server) stats(c echo.Context) error {
+	e, err := s.event(c)
+	if err != nil {
+		return err
+	}
+	st := eventStats{EventID: e.ID, SaleStatus: e.SaleStatus, Zones: make([]zoneStats, len(e.Zones))}
+	for i, z := range e.Zones {
+		st.Zones[i] = zoneStats{ID: z.ID, Capacity: z.Capacity, AvailableTickets: z.AvailableTickets,
+			ReservedTickets: z.ReservedTickets, BookedTickets: z.BookedTickets}
+	}
+	if st.Bookings, st.RevenueCents, err = s.store.Sales(c.Request().Context(), e.ID); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]eventStats{"stats": st})
+}

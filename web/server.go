@@ -1,0 +1,125 @@
+// Package web is the HTTP face of Boxoffice: the echo JSON API, the WebSocket
+// endpoint and the embedded pages.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"boxoffice/store"
+)
+
+// Store is what the API needs from PostgreSQL; *store.DB satisfies it.
+type Store interface {
+	Ping(ctx context.Context) error
+	CreateUser(ctx context.Context, r store.Registration, role string) (*store.User, error)
+	Authenticate(ctx context.Context, email, password string) (*store.User, error)
+	CreateToken(ctx context.Context, userID string) (string, error)
+	UserByToken(ctx context.Context, token string) (*store.User, error)
+	DeleteToken(ctx context.Context, token string) error
+	CreateEvent(ctx context.Context, n store.NewEvent, createdBy string) (*store.Event, error)
+	Event(ctx context.Context, id string) (*store.Event, error)
+	Events(ctx context.Context) ([]*store.Event, error)
+	UpdateEvent(ctx context.Context, id string, s store.Settings) (*store.Event, error)
+	Seats(ctx context.Context, eventID, zoneID string) ([]store.Seat, error)
+	Sales(ctx context.Context, eventID string) (bookings int, revenueCents int64, err error)
+	ClaimIdempotencyKey(ctx context.Context, scope, key string, hash []byte) (*store.StoredResponse, error)
+	SaveIdempotentResponse(ctx context.Context, scope, key string, r store.StoredResponse) error
+	ReleaseIdempotencyKey(ctx context.Context, scope, key string) error
+}
+
+// Config wires a Server.
+type Config struct {
+	Store Store
+	// PingRedis is checked by /readyz.
+	PingRedis func(ctx context.Context) error
+	Log       *slog.Logger
+	// SecureCookies marks the sign-in cookie Secure (behind HTTPS).
+	SecureCookies bool
+}
+
+// Server holds the API's dependencies. Build it with New.
+type Server struct {
+	store         Store
+	pingRedis     func(ctx context.Context) error
+	log           *slog.Logger
+	secureCookies bool
+	echo          *echo.Echo
+	metrics       *metrics
+	registry      *prometheus.Registry
+}
+
+// New builds the API with every route registered.
+func New(cfg Config) *Server {
+	s := &Server{
+		store:         cfg.Store,
+		pingRedis:     cfg.PingRedis,
+		log:           cfg.Log,
+		secureCookies: cfg.SecureCookies,
+		echo:          echo.New(),
+		registry:      prometheus.NewRegistry(),
+	}
+	s.metrics = newMetrics(s.registry)
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.requestID, s.observe, s.recoverPanics, middleware.BodyLimit("1M"), s.authenticate)
+	s.routes()
+	return s
+}
+
+// ServeHTTP makes the Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	e := s.echo
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metricsHandler())
+
+	api := e.Group("/api/v1", s.idempotent)
+	api.GET("/openapi.yaml", s.openAPI)
+
+	api.POST("/users", s.register)
+	api.POST("/auth/login", s.login)
+	api.POST("/auth/logout", s.logout)
+	api.GET("/me", s.me, s.requireUser)
+
+	api.POST("/events", s.createEvent, s.requireOrganizer)
+	api.GET("/events", s.listEvents)
+	api.GET("/events/:id", s.getEvent)
+	api.PATCH("/events/:id", s.updateEvent, s.requireOrganizer)
+	api.GET("/events/:id/zones/:zone/seats", s.seats)
+	api.GET("/events/:id/stats", s.stats, s.requireOrganizer)
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 503 while PostgreSQL or Redis is unreachable, so the load
+// balancer sends traffic elsewhere.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"postgres": "ok", "redis": "ok"}
+	status := http.StatusOK
+	if err := s.store.Ping(ctx); err != nil {
+		checks["postgres"], status = err.Error(), http.StatusServiceUnavailable
+	}
+	if s.pingRedis != nil {
+		if err := s.pingRedis(ctx); err != nil {
+			checks["redis"], status = err.Error(), http.StatusServiceUnavailable
+		}
+	}
+	if status != http.StatusOK {
+		c.Response().Header().Set("Retry-After", "5")
+	}
+	return c.JSON(status, checks)
+}
