@@ -33,19 +33,18 @@ all: build
 build:
 	$(GO) build -o $(BIN) .
 
-# Local services, a dev secret kept in .services/secret unless BOXOFFICE_SECRET
-# is set, demo data, then the server (the binary creates the database if missing
-# and migrates it).
+# Local services, a dev secret and the demo organizer's password (each made once
+# under .services/ unless set in the environment), demo data, then the server
+# (the binary creates the database if missing and migrates it).
 run:
 	scripts/services.sh
 	$(GO) build -o $(BIN) .
-	@if [[ -z "$${BOXOFFICE_SECRET:-}" ]]; then \
-		if [[ ! -s .services/secret ]]; then \
-			(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >.services/secret); \
-		fi; \
-		BOXOFFICE_SECRET="$$(cat .services/secret)"; export BOXOFFICE_SECRET; \
-	fi; \
-	echo "$(BIN) demo && $(BIN) serve"; \
+	@mkdir -p .services; umask 077; \
+	[[ -s .services/secret ]] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >.services/secret; \
+	[[ -s .services/organizer-password ]] || head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >.services/organizer-password; \
+	export BOXOFFICE_SECRET="$${BOXOFFICE_SECRET:-$$(cat .services/secret)}"; \
+	export BOXOFFICE_ORGANIZER_EMAIL="$${BOXOFFICE_ORGANIZER_EMAIL:-organizer@boxoffice.example}"; \
+	export BOXOFFICE_ORGANIZER_PASSWORD="$${BOXOFFICE_ORGANIZER_PASSWORD:-$$(cat .services/organizer-password)}"; \
 	$(BIN) demo; \
 	exec $(BIN) serve
 

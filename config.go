@@ -55,11 +55,13 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		fmt.Fprintf(stderr, "boxoffice: unknown command %q\n\n%s\n", cmd, usage)
 		return nil, errUsage
 	}
+	if cmd == "serve" || cmd == "demo" {
+		fs.StringVar(&cfg.OrganizerEmail, "organizer-email", getenv("BOXOFFICE_ORGANIZER_EMAIL"), "make this account an organizer at start (BOXOFFICE_ORGANIZER_EMAIL)")
+		fs.StringVar(&cfg.OrganizerPassword, "organizer-password", getenv("BOXOFFICE_ORGANIZER_PASSWORD"), "its password (BOXOFFICE_ORGANIZER_PASSWORD)")
+	}
 	if cmd == "serve" {
 		fs.StringVar(&cfg.RedisURL, "redis-url", env("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL (REDIS_URL)")
 		fs.StringVar(&cfg.Secret, "secret", getenv("BOXOFFICE_SECRET"), "signing secret, at least 32 characters (BOXOFFICE_SECRET)")
-		fs.StringVar(&cfg.OrganizerEmail, "organizer-email", getenv("BOXOFFICE_ORGANIZER_EMAIL"), "make this account an organizer at start (BOXOFFICE_ORGANIZER_EMAIL)")
-		fs.StringVar(&cfg.OrganizerPassword, "organizer-password", getenv("BOXOFFICE_ORGANIZER_PASSWORD"), "its password (BOXOFFICE_ORGANIZER_PASSWORD)")
 		secure, err := parseBool("BOXOFFICE_SECURE_COOKIES", env("BOXOFFICE_SECURE_COOKIES", "false"))
 		if err != nil {
 			return nil, err
@@ -100,6 +102,9 @@ func (c *config) validate(cmd string) error {
 			return fmt.Errorf("BOXOFFICE_ADDR is malformed: want host:port or :port, got %q", c.Addr)
 		}
 	}
+	if (c.OrganizerEmail == "") != (c.OrganizerPassword == "") {
+		return errors.New("BOXOFFICE_ORGANIZER_EMAIL and BOXOFFICE_ORGANIZER_PASSWORD go together: set both or neither")
+	}
 	if cmd != "serve" {
 		return nil
 	}
@@ -113,8 +118,6 @@ func (c *config) validate(cmd string) error {
 		return errors.New("BOXOFFICE_SECRET is not set: give at least 32 random characters, e.g. from `openssl rand -hex 32`")
 	case len(c.Secret) < minSecretLen:
 		return fmt.Errorf("BOXOFFICE_SECRET is too short: %d characters, want at least %d", len(c.Secret), minSecretLen)
-	case (c.OrganizerEmail == "") != (c.OrganizerPassword == ""):
-		return errors.New("BOXOFFICE_ORGANIZER_EMAIL and BOXOFFICE_ORGANIZER_PASSWORD go together: set both or neither")
 	case c.ShutdownGrace <= 0:
 		return errors.New("BOXOFFICE_SHUTDOWN_GRACE must be positive")
 	}

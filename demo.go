@@ -31,20 +31,9 @@ func demo(ctx context.Context, cfg *config, stdout io.Writer) error {
 	}
 	db := store.New(pool)
 
-	var secret [9]byte
-	_, _ = rand.Read(secret[:])
-	password := hex.EncodeToString(secret[:])
-	org, err := db.CreateUser(ctx, store.Registration{Name: "Demo Organizer", Email: demoOrganizerEmail, Password: password}, store.RoleOrganizer)
-	switch {
-	case err == nil:
-		fmt.Fprintf(stdout, "demo organizer: %s  password: %s  (shown this once)\n", demoOrganizerEmail, password)
-	case errors.Is(err, store.ErrDuplicate):
-		fmt.Fprintf(stdout, "demo organizer: %s exists (its password was shown when it was made)\n", demoOrganizerEmail)
-		if org, err = organizerID(ctx, db); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("demo organizer: %w", err)
+	org, err := demoOrganizer(ctx, db, cfg, stdout)
+	if err != nil {
+		return err
 	}
 
 	opensAt := time.Now().Add(2 * time.Minute).Truncate(time.Second).UTC()
@@ -65,10 +54,32 @@ func demo(ctx context.Context, cfg *config, stdout io.Writer) error {
 	return nil
 }
 
-// organizerID finds the existing demo organizer without knowing its password.
-func organizerID(ctx context.Context, db *store.DB) (*store.User, error) {
-	u := &store.User{}
-	err := db.Pool().QueryRow(ctx, `SELECT id, name, email, role FROM users WHERE lower(email) = $1`, demoOrganizerEmail).
+// demoOrganizer is the account that owns the demo: the configured organizer
+// (BOXOFFICE_ORGANIZER_*), or else organizer@boxoffice.example with a random
+// password shown once, when it is made.
+func demoOrganizer(ctx context.Context, db *store.DB, cfg *config, stdout io.Writer) (*store.User, error) {
+	if cfg.OrganizerEmail != "" {
+		u, _, err := db.EnsureOrganizer(ctx, store.Registration{Name: "Organizer", Email: cfg.OrganizerEmail, Password: cfg.OrganizerPassword})
+		if err != nil {
+			return nil, fmt.Errorf("BOXOFFICE_ORGANIZER_EMAIL: %w", err)
+		}
+		fmt.Fprintf(stdout, "demo organizer: %s (password from BOXOFFICE_ORGANIZER_PASSWORD)\n", u.Email)
+		return u, nil
+	}
+	var secret [9]byte
+	_, _ = rand.Read(secret[:])
+	password := hex.EncodeToString(secret[:])
+	u, err := db.CreateUser(ctx, store.Registration{Name: "Demo Organizer", Email: demoOrganizerEmail, Password: password}, store.RoleOrganizer)
+	if err == nil {
+		fmt.Fprintf(stdout, "demo organizer: %s  password: %s  (shown this once)\n", demoOrganizerEmail, password)
+		return u, nil
+	}
+	if !errors.Is(err, store.ErrDuplicate) {
+		return nil, fmt.Errorf("demo organizer: %w", err)
+	}
+	fmt.Fprintf(stdout, "demo organizer: %s exists (its password was shown when it was made)\n", demoOrganizerEmail)
+	u = &store.User{}
+	err = db.Pool().QueryRow(ctx, `SELECT id, name, email, role FROM users WHERE lower(email) = $1`, demoOrganizerEmail).
 		Scan(&u.ID, &u.Name, &u.Email, &u.Role)
 	if err != nil {
 		return nil, fmt.Errorf("demo organizer: %w", err)

@@ -1,0 +1,124 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"boxoffice/store"
+	"boxoffice/store/storetest"
+	"boxoffice/web"
+)
+
+// env is one API server on the package's test database.
+type env struct {
+	t   *testing.T
+	db  *store.DB
+	srv *httptest.Server
+	api *web.Server
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	db := storetest.DB(t)
+	api := web.New(web.Config{Store: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	return &env{t: t, db: db, srv: srv, api: api}
+}
+
+// response is a decoded answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a generic map.
+func (r response) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.Body, &m), "body: %s", r.Body)
+	return m
+}
+
+// ErrorCode is the code of an error envelope, or "".
+func (r response) ErrorCode(t *testing.T) string {
+	t.Helper()
+	e, _ := r.JSON(t)["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+// call sends body (a string is sent as is, anything else as JSON) with the token
+// and extra headers given as name, value pairs.
+func (e *env) call(method, path, token string, body any, headers ...string) response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		require.NoError(e.t, err)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, e.srv.URL+path, rd)
+	require.NoError(e.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := e.srv.Client().Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+}
+
+// fan registers a new fan through the API and returns its token and id.
+func (e *env) fan() (token, id string) {
+	e.t.Helper()
+	r := e.call(http.MethodPost, "/api/v1/users", "", map[string]string{
+		"name": "Fan", "email": store.NewID("fan") + "@example.com", "password": "fan-password",
+	})
+	require.Equal(e.t, http.StatusCreated, r.Status, "%s", r.Body)
+	m := r.JSON(e.t)
+	return m["token"].(string), m["user"].(map[string]any)["id"].(string)
+}
+
+// organizer makes an organizer in the database and signs it in.
+func (e *env) organizer() string {
+	e.t.Helper()
+	u := storetest.Organizer(e.t, e.db)
+	token, err := e.db.CreateToken(context.Background(), u.ID)
+	require.NoError(e.t, err)
+	return token
+}
+
+// eventBody is a valid creation body with a fresh id; tests change what they test.
+func eventBody() map[string]any {
+	return map[string]any{
+		"id": store.NewID("ev"), "name": "Test show", "venue": "Hall",
+		"starts_at": "2030-06-01T20:00:00Z", "sale_opens_at": "2030-05-01T10:00:00Z",
+		"zones": []any{
+			map[string]any{"id": "GA", "name": "General Admission", "kind": "pool", "capacity": 10, "price_cents": 9900},
+			map[string]any{"id": "VIP", "name": "VIP", "kind": "seated", "price_cents": 45000,
+				"rows": []any{map[string]any{"row": "1", "seats": 3}, map[string]any{"row": "2", "seats": 2}}},
+		},
+	}
+}

@@ -1,0 +1,80 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"boxoffice/store"
+)
+
+// 50 concurrent identical writes with one key have one effect, and every one of
+// them gets the first answer.
+func TestIdempotencyKeyConcurrentWrites(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	email := store.NewID("idem") + "@example.com"
+	body := map[string]string{"name": "Ida", "email": email, "password": "password123"}
+	key := store.NewID("key")
+
+	var (
+		wg        sync.WaitGroup
+		responses = make([]response, 50)
+		start     = make(chan struct{})
+	)
+	for i := range responses {
+		wg.Go(func() {
+			<-start
+			responses[i] = e.call(http.MethodPost, "/api/v1/users", "", body, "Idempotency-Key", key)
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	first := responses[0]
+	require.Equal(t, http.StatusCreated, first.Status, "%s", first.Body)
+	replayed := 0
+	for _, r := range responses {
+		require.Equal(t, first.Status, r.Status)
+		require.JSONEq(t, string(first.Body), string(r.Body))
+		if r.Header.Get("Idempotent-Replayed") == "true" {
+			replayed++
+		}
+	}
+	require.Equal(t, 49, replayed)
+
+	var users int
+	require.NoError(t, e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM users WHERE email = $1`, email).Scan(&users))
+	require.Equal(t, 1, users)
+
+	body["name"] = "Someone else"
+	r := e.call(http.MethodPost, "/api/v1/users", "", body, "Idempotency-Key", key)
+	require.Equal(t, http.StatusUnprocessableEntity, r.Status)
+	require.Equal(t, "idempotency_key_reused", r.ErrorCode(t))
+}
+
+// Keys are per caller: two organizers using the same key each get their own
+// result, and an error answer is replayed as it was.
+func TestIdempotencyKeyScopeAndErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	orgA, orgB := e.organizer(), e.organizer()
+	key := store.NewID("key")
+
+	a := eventBody()
+	b := eventBody()
+	require.Equal(t, http.StatusCreated, e.call(http.MethodPost, "/api/v1/events", orgA, a, "Idempotency-Key", key).Status)
+	require.Equal(t, http.StatusCreated, e.call(http.MethodPost, "/api/v1/events", orgB, b, "Idempotency-Key", key).Status)
+
+	bad := eventBody()
+	bad["zones"] = []any{}
+	key2 := store.NewID("key")
+	r1 := e.call(http.MethodPost, "/api/v1/events", orgA, bad, "Idempotency-Key", key2)
+	r2 := e.call(http.MethodPost, "/api/v1/events", orgA, bad, "Idempotency-Key", key2)
+	require.Equal(t, http.StatusUnprocessableEntity, r1.Status)
+	require.Equal(t, r1.Body, r2.Body)
+	require.Equal(t, "true", r2.Header.Get("Idempotent-Replayed"))
+}
