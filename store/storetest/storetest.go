@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"boxoffice/store"
 )
@@ -159,3 +160,34 @@ func Event(t testing.TB, db *store.DB, organizerID string, poolSize int, rows ..
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Redis connects to TEST_REDIS_URL (which `make test` sets). Tests keep to keys of
+// their own events (ev:{<id>}:...), which CleanRedis deletes.
+func Redis(t testing.TB) redis.UniversalClient {
+	t.Helper()
+	raw := os.Getenv("TEST_REDIS_URL")
+	if raw == "" {
+		t.Fatal("TEST_REDIS_URL is not set: run the tests with `make test`")
+	}
+	opts, err := redis.ParseURL(raw)
+	if err != nil {
+		t.Fatalf("TEST_REDIS_URL: %v", err)
+	}
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{opts.Addr}, DB: opts.DB, Password: opts.Password})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// CleanRedis deletes every key of the event now and when the test ends.
+func CleanRedis(t testing.TB, rdb redis.UniversalClient, eventID string) {
+	t.Helper()
+	clean := func() {
+		ctx := context.Background()
+		iter := rdb.Scan(ctx, 0, "ev:{"+eventID+"}:*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+	}
+	clean()
+	t.Cleanup(clean)
+}

@@ -1,0 +1,80 @@
+package queue
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Controller runs admission steps for every event whose line is open. Every
+// replica runs one; the scripts make concurrent steps safe, so there is no leader.
+type Controller struct {
+	q        *Queue
+	events   func(ctx context.Context) ([]Event, error)
+	onStep   func(ctx context.Context, ev Event, s *Step)
+	onOpen   func(ctx context.Context, ev Event)
+	interval time.Duration
+	log      *slog.Logger
+}
+
+// NewController steps the events that events lists, every interval. onStep hears
+// of each step that changed something; onOpen of each lobby this replica numbered.
+func NewController(q *Queue, events func(ctx context.Context) ([]Event, error),
+	onStep func(ctx context.Context, ev Event, s *Step), onOpen func(ctx context.Context, ev Event),
+	interval time.Duration, log *slog.Logger) *Controller {
+	return &Controller{q: q, events: events, onStep: onStep, onOpen: onOpen, interval: interval, log: log}
+}
+
+// Run steps until ctx ends. The list of events is refreshed every few seconds.
+func (c *Controller) Run(ctx context.Context) {
+	tick := time.NewTicker(c.interval)
+	defer tick.Stop()
+	var (
+		events  []Event
+		fetched time.Time
+	)
+	for {
+		if time.Since(fetched) > 2*time.Second {
+			list, err := c.events(ctx)
+			if err != nil {
+				c.log.WarnContext(ctx, "list events for admission", "err", err)
+			} else {
+				events, fetched = list, time.Now()
+			}
+		}
+		for _, ev := range events {
+			c.Step(ctx, ev)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Step runs one admission step for one event, numbering its lobby first if the
+// sale has just opened.
+func (c *Controller) Step(ctx context.Context, ev Event) {
+	s, err := c.q.Admit(ctx, ev)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.WarnContext(ctx, "admission step", "event", ev.ID, "err", err)
+		}
+		return
+	}
+	if s.State == "shuffling" {
+		opened, err := c.q.Shuffle(ctx, ev.ID)
+		if err != nil {
+			c.log.WarnContext(ctx, "shuffle lobby", "event", ev.ID, "err", err)
+			return
+		}
+		if opened && c.onOpen != nil {
+			c.onOpen(ctx, ev)
+		}
+		return
+	}
+	if s.Changed() && c.onStep != nil {
+		c.onStep(ctx, ev, s)
+	}
+}
