@@ -83,4 +83,6 @@ func (g *Signer) mac(payload string) string {
 }
 
 // String is for logs: never the token.
-func (s *Session) String() string { return fmt.Sprintf("session %s of %s at %s", s.ID, s.UserID, s.EventID) }
+func (s *Session) String() string {
+	return fmt.Sprintf("session %s of %s at %s", s.ID, s.UserID, s.EventID)
+}
