@@ -74,7 +74,10 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", grace, "time to drain requests on SIGTERM (BOXOFFICE_SHUTDOWN_GRACE)")
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, errUsage // the flag package has printed the problem or the help
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, errUsage // the flag package has printed the problem
 	}
 	rest := fs.Args()
 	if cmd == "migrate" {

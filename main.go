@@ -18,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"boxoffice/queue"
+	"boxoffice/session"
 	"boxoffice/store"
 	"boxoffice/web"
 )
@@ -33,14 +35,22 @@ commands:
 Every setting comes from the environment and may be overridden by a flag;
 run "boxoffice <command> -h" for the list.`
 
-// errUsage marks a mistake on the command line; it has been explained already.
-var errUsage = errors.New("usage")
+// errUsage marks a mistake on the command line and errHelp a request for help;
+// either has been answered on stderr already.
+var (
+	errUsage = errors.New("usage")
+	errHelp  = errors.New("help")
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	if err := run(ctx, log, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	err := run(ctx, log, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	if errors.Is(err, errHelp) {
+		return
+	}
+	if err != nil {
 		if !errors.Is(err, errUsage) {
 			fmt.Fprintln(os.Stderr, "boxoffice:", err)
 		}
@@ -96,7 +106,22 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 	}
 	defer rdb.Close()
 
-	api := web.New(web.Config{Store: db, PingRedis: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, Log: log, SecureCookies: cfg.SecureCookies})
+	line := queue.New(rdb, session.NewSigner(cfg.Secret, time.Now), time.Now)
+	onSale := func(ctx context.Context) ([]queue.Event, error) {
+		events, err := db.OnSale(ctx)
+		out := make([]queue.Event, len(events))
+		for i, e := range events {
+			out[i] = queue.EventOf(e)
+		}
+		return out, err
+	}
+	controller := queue.NewController(line, onSale, nil, nil, 200*time.Millisecond, log)
+	go controller.Run(ctx)
+
+	api := web.New(web.Config{
+		Store: db, Line: line, Log: log, SecureCookies: cfg.SecureCookies,
+		PingRedis: func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+	})
 	srv := &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           api,

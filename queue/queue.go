@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"boxoffice/session"
+	"boxoffice/store"
 )
 
 var (
@@ -313,4 +314,15 @@ func atoi(v any) int64 {
 		fmt.Sscan(s, &n)
 	}
 	return n
+}
+
+// EventOf takes the line's settings from the event as stored.
+func EventOf(e *store.Event) Event {
+	return Event{
+		ID: e.ID, LobbyOpensAt: e.LobbyOpensAt, SaleOpensAt: e.SaleOpensAt, ClosesAt: e.StartsAt,
+		MaxActive: e.MaxActiveShoppers, AdmissionRate: e.AdmissionRate,
+		Claim:    time.Duration(e.ClaimSeconds) * time.Second,
+		Hold:     time.Duration(e.HoldSeconds) * time.Second,
+		Presence: time.Duration(e.PresenceSeconds) * time.Second,
+	}
 }

@@ -152,14 +152,22 @@ func (e *Event) validate() error {
 	switch {
 	case e.Name == "" || utf8.RuneCountInString(e.Name) > 200:
 		return invalid("name", "must be 1 to 200 characters")
-	case utf8.RuneCountInString(e.Venue) > 200:
-		return invalid("venue", "must be at most 200 characters")
+	case !printable(e.Name):
+		return invalid("name", "must not contain control characters")
+	case utf8.RuneCountInString(e.Venue) > 200 || !printable(e.Venue):
+		return invalid("venue", "must be at most 200 characters, without control characters")
 	case !currencyRE.MatchString(e.Currency):
 		return invalid("currency", "must be a three-letter ISO code in lower case, such as usd")
 	case e.StartsAt.IsZero():
 		return invalid("starts_at", "is required")
 	case e.SaleOpensAt.IsZero():
 		return invalid("sale_opens_at", "is required")
+	case !plausible(e.StartsAt):
+		return invalid("starts_at", "must be between the years 2000 and 2999")
+	case !plausible(e.SaleOpensAt):
+		return invalid("sale_opens_at", "must be between the years 2000 and 2999")
+	case !plausible(e.LobbyOpensAt):
+		return invalid("lobby_opens_at", "must be between the years 2000 and 2999")
 	case !e.SaleOpensAt.Before(e.StartsAt):
 		return invalid("sale_opens_at", "must be before starts_at: the sale cannot open after the show")
 	case e.LobbyOpensAt.After(e.SaleOpensAt):
@@ -185,6 +193,13 @@ func (e *Event) validate() error {
 	return nil
 }
 
+// plausible keeps times where every client can represent them (JSON's RFC 3339
+// stops at year 9999, and an offset can push a time past it).
+func plausible(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 2000 && y <= 2999
+}
+
 // build turns the creation body into an event and its tickets, applying defaults
 // and every rule about zones.
 func (n *NewEvent) build() (*Event, []ticket, error) {
@@ -196,7 +211,7 @@ func (n *NewEvent) build() (*Event, []ticket, error) {
 		ClaimSeconds: 120, PresenceSeconds: 300, PaymentGraceSeconds: 120,
 	}
 	n.apply(e)
-	if n.LobbyOpensAt == nil {
+	if n.LobbyOpensAt == nil && plausible(e.SaleOpensAt) {
 		e.LobbyOpensAt = e.SaleOpensAt.Add(-time.Hour)
 	}
 	if err := e.validate(); err != nil {
@@ -242,8 +257,8 @@ func (nz *NewZone) build(field string) (*Zone, error) {
 	if z.Name == "" {
 		z.Name = z.ID
 	}
-	if utf8.RuneCountInString(z.Name) > 200 {
-		return nil, invalid(field+".name", "must be at most 200 characters")
+	if utf8.RuneCountInString(z.Name) > 200 || !printable(z.Name) {
+		return nil, invalid(field+".name", "must be at most 200 characters, without control characters")
 	}
 	if nz.PriceCents == nil {
 		return nil, invalid(field+".price_cents", "is required")
@@ -573,4 +588,19 @@ func (db *DB) Sales(ctx context.Context, eventID string) (bookings int, revenueC
 		return 0, 0, fmt.Errorf("sales: %w", err)
 	}
 	return bookings, revenueCents, nil
+}
+
+// OnSale lists the events whose line is open now: from the lobby's opening until
+// the show starts.
+func (db *DB) OnSale(ctx context.Context) ([]*Event, error) {
+	const q = `SELECT ` + eventColumns + ` FROM events WHERE lobby_opens_at <= $1 AND starts_at > $1 ORDER BY id`
+	rows, err := db.pool.Query(ctx, q, db.now())
+	if err != nil {
+		return nil, fmt.Errorf("events on sale: %w", err)
+	}
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Event, error) { return scanEvent(r) })
+	if err != nil {
+		return nil, fmt.Errorf("events on sale: %w", err)
+	}
+	return events, nil
 }

@@ -38,7 +38,8 @@ func bookingFixture(t *testing.T, db *store.DB, pool *pgxpool.Pool, n int) (tick
 	return ticketID, ev.ID, fans
 }
 
-// race runs attempt on n separate connections released at the same moment and
+// race runs attempt on n separate connections (so its tests do not run in
+// parallel: PostgreSQL allows 100 connections in all) released at the same moment and
 // counts the attempts that committed.
 func race(t *testing.T, n int, attempt func(ctx context.Context, conn *pgx.Conn, i int) error) int {
 	t.Helper()
@@ -74,7 +75,6 @@ func race(t *testing.T, n int, attempt func(ctx context.Context, conn *pgx.Conn,
 // The database alone refuses a second booking of a ticket: 50 connections run the
 // booking transaction as plain SQL at once, and exactly one commits.
 func TestDatabaseRefusesDoubleBookingUnderConcurrency(t *testing.T) {
-	t.Parallel()
 	db := storetest.DB(t)
 	pool := storetest.Pool(t)
 	ticketID, eventID, fans := bookingFixture(t, db, pool, 50)
@@ -112,7 +112,6 @@ func TestDatabaseRefusesDoubleBookingUnderConcurrency(t *testing.T) {
 // The conditional update that the application uses lets exactly one of 50 take
 // an available ticket, even without the link table.
 func TestConditionalUpdateSellsTicketOnce(t *testing.T) {
-	t.Parallel()
 	db := storetest.DB(t)
 	pool := storetest.Pool(t)
 	ticketID, eventID, _ := bookingFixture(t, db, pool, 1)
@@ -136,7 +135,6 @@ func TestConditionalUpdateSellsTicketOnce(t *testing.T) {
 // A second active hold on a ticket is refused by the database; once the first
 // hold ends, the ticket can be held again.
 func TestDatabaseRefusesSecondActiveHold(t *testing.T) {
-	t.Parallel()
 	db := storetest.DB(t)
 	pool := storetest.Pool(t)
 	ticketID, eventID, _ := bookingFixture(t, db, pool, 50)

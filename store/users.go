@@ -50,9 +50,9 @@ func (r *Registration) Validate() error {
 	r.Name = strings.TrimSpace(r.Name)
 	r.Email = strings.TrimSpace(r.Email)
 	switch {
-	case r.Name == "" || utf8.RuneCountInString(r.Name) > 200:
-		return invalid("name", "must be 1 to 200 characters")
-	case !validEmail(r.Email):
+	case r.Name == "" || utf8.RuneCountInString(r.Name) > 200 || !printable(r.Name):
+		return invalid("name", "must be 1 to 200 characters, without control characters")
+	case !validEmail(r.Email) || !printable(r.Email):
 		return invalid("email", "must be an email address such as fan@example.com")
 	case len(r.Password) < 8 || len(r.Password) > 72: // bcrypt reads at most 72 bytes
 		return invalid("password", "must be 8 to 72 bytes long")
@@ -122,6 +122,9 @@ func (db *DB) EnsureOrganizer(ctx context.Context, r Registration) (*User, bool,
 
 // Authenticate returns the user whose email and password these are.
 func (db *DB) Authenticate(ctx context.Context, email, password string) (*User, error) {
+	if !printable(email) {
+		return nil, ErrBadCredentials
+	}
 	const q = `
 		SELECT id, name, email, role, password_hash
 		FROM users WHERE lower(email) = lower($1)`

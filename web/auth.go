@@ -47,7 +47,12 @@ func bearerToken(c echo.Context) string {
 	if ck, err := c.Cookie(cookieName); err == nil {
 		return ck.Value
 	}
-	return c.QueryParam("token")
+	// Browsers cannot set headers on a WebSocket; nowhere else does a token belong
+	// in a URL, where logs and proxies keep it.
+	if strings.HasSuffix(c.Path(), "/live") {
+		return c.QueryParam("token")
+	}
+	return ""
 }
 
 // currentUser is the signed-in caller, or nil.

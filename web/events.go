@@ -120,8 +120,8 @@ type eventStats struct {
 	RevenueCents   int64       `json:"revenue_cents"`
 }
 
-// stats is the organizer's view of a sale. The waiting room's numbers join it
-// when the queue exists; until then they are zero.
+// stats is the organizer's view of a sale: tickets from PostgreSQL, the line
+// from Redis. queue_length counts places not yet reached by admission.
 func (s *Server) stats(c echo.Context) error {
 	e, err := s.event(c)
 	if err != nil {
@@ -135,5 +135,11 @@ func (s *Server) stats(c echo.Context) error {
 	if st.Bookings, st.RevenueCents, err = s.store.Sales(c.Request().Context(), e.ID); err != nil {
 		return err
 	}
+	counts, err := s.line.Counts(c.Request().Context(), e.ID)
+	if err != nil {
+		return err
+	}
+	st.QueueLength = max(counts.Length-counts.Admitted, 0)
+	st.Admitted, st.ActiveShoppers, st.AdmissionRate = counts.Admitted, counts.Active, counts.Rate
 	return c.JSON(http.StatusOK, map[string]eventStats{"stats": st})
 }

@@ -9,13 +9,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"boxoffice/queue"
+	"boxoffice/session"
 	"boxoffice/store"
 	"boxoffice/store/storetest"
 	"boxoffice/web"
 )
+
+const testSecret = "test-secret-test-secret-test-secret"
 
 // env is one API server on the package's test database.
 type env struct {
@@ -28,7 +33,9 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := storetest.DB(t)
-	api := web.New(web.Config{Store: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	rdb := storetest.Redis(t)
+	line := queue.New(rdb, session.NewSigner(testSecret, time.Now), time.Now)
+	api := web.New(web.Config{Store: db, Line: line, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return &env{t: t, db: db, srv: srv, api: api}

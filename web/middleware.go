@@ -18,7 +18,7 @@ import (
 
 const requestIDKey = "request_id"
 
-var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // requestID keeps the proxy's X-Request-Id when it is sane, or makes one, so a
 // fan's report can be matched to the log.

@@ -37,6 +37,8 @@ type Store interface {
 // Config wires a Server.
 type Config struct {
 	Store Store
+	// Line is the waiting room.
+	Line Line
 	// PingRedis is checked by /readyz.
 	PingRedis func(ctx context.Context) error
 	Log       *slog.Logger
@@ -47,6 +49,8 @@ type Config struct {
 // Server holds the API's dependencies. Build it with New.
 type Server struct {
 	store         Store
+	line          Line
+	events        eventCache
 	pingRedis     func(ctx context.Context) error
 	log           *slog.Logger
 	secureCookies bool
@@ -59,6 +63,7 @@ type Server struct {
 func New(cfg Config) *Server {
 	s := &Server{
 		store:         cfg.Store,
+		line:          cfg.Line,
 		pingRedis:     cfg.PingRedis,
 		log:           cfg.Log,
 		secureCookies: cfg.SecureCookies,
@@ -97,6 +102,11 @@ func (s *Server) routes() {
 	api.PATCH("/events/:id", s.updateEvent, s.requireOrganizer)
 	api.GET("/events/:id/zones/:zone/seats", s.seats)
 	api.GET("/events/:id/stats", s.stats, s.requireOrganizer)
+
+	api.POST("/events/:id/queue", s.joinQueue, s.requireUser)
+	api.GET("/events/:id/queue", s.queueStatus, s.requireUser)
+	api.DELETE("/events/:id/queue", s.leaveQueue, s.requireUser)
+	api.GET("/events/:id/queue/audit", s.queueAudit)
 }
 
 func (s *Server) healthz(c echo.Context) error {

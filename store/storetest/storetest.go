@@ -18,8 +18,13 @@ import (
 	"boxoffice/store"
 )
 
-// url is the package's database, set by Main before any test runs.
-var url string
+// url is the package's database and pool its shared pool, set by Main before
+// any test runs. One small pool per package keeps the parallel packages of
+// `go test ./...` well under PostgreSQL's 100 connections.
+var (
+	url  string
+	pool *pgxpool.Pool
+)
 
 // Main runs the package's tests against a fresh database and drops it afterwards.
 // Use it as the package's TestMain.
@@ -60,14 +65,18 @@ func run(m *testing.M) int {
 		return 1
 	}
 
-	pool, err := pgxpool.New(ctx, url)
+	poolCfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
+		fmt.Fprintln(os.Stderr, "test database URL:", err)
+		return 1
+	}
+	poolCfg.MaxConns = 8
+	if pool, err = pgxpool.NewWithConfig(ctx, poolCfg); err != nil {
 		fmt.Fprintln(os.Stderr, "connect test database:", err)
 		return 1
 	}
-	_, _, err = store.Migrate(pool, "up")
-	pool.Close()
-	if err != nil {
+	defer pool.Close()
+	if _, _, err = store.Migrate(pool, "up"); err != nil {
 		fmt.Fprintln(os.Stderr, "migrate test database:", err)
 		return 1
 	}
@@ -93,14 +102,10 @@ func URL(t testing.TB) string {
 	return url
 }
 
-// Pool opens a pool on the package's test database, closed when the test ends.
+// Pool is the package's shared pool on its test database.
 func Pool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	URL(t)
 	return pool
 }
 
