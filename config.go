@@ -26,6 +26,8 @@ type config struct {
 	SecureCookies     bool
 	ShutdownGrace     time.Duration
 	MigrateDirection  string
+	AuditSource       string
+	AuditJoinID       string
 	DemoOpensAt       string
 
 	redisOptions *redis.UniversalOptions
@@ -49,6 +51,8 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	case "serve", "healthcheck":
 		fs.StringVar(&cfg.Addr, "addr", env("BOXOFFICE_ADDR", ":8080"), "listen address (BOXOFFICE_ADDR)")
 	case "migrate":
+	case "verify-shuffle":
+		fs.StringVar(&cfg.AuditJoinID, "join-id", "", "print only this join id's place")
 	case "demo":
 		fs.StringVar(&cfg.DemoOpensAt, "opens-at", "", "when the demo sale opens, RFC 3339 (default: two minutes after the first run)")
 	default:
@@ -88,6 +92,12 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		if d := cfg.MigrateDirection; d != "up" && d != "down" && d != "version" {
 			return nil, fmt.Errorf("migrate: unknown direction %q (want up, down or version)", d)
 		}
+	}
+	if cmd == "verify-shuffle" {
+		if len(rest) != 1 {
+			return nil, fmt.Errorf("verify-shuffle: give the audit's URL (…/queue/audit), a file, or - for stdin")
+		}
+		cfg.AuditSource, rest = rest[0], nil
 	}
 	if len(rest) > 0 {
 		return nil, fmt.Errorf("%s: unexpected argument %q", cmd, rest[0])

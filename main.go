@@ -31,6 +31,8 @@ commands:
   migrate [up|down|version] apply or inspect the database schema
   demo                     create the demo organizer and concert (safe to repeat)
   healthcheck              exit 0 when the local server answers /healthz
+  verify-shuffle [-join-id ID] <audit URL|file|->
+                           recompute a lobby's shuffled order from its audit
 
 Every setting comes from the environment and may be overridden by a flag;
 run "boxoffice <command> -h" for the list.`
@@ -77,6 +79,8 @@ func run(ctx context.Context, log *slog.Logger, args []string, getenv func(strin
 		return demo(ctx, cfg, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
+	case "verify-shuffle":
+		return verifyShuffle(ctx, cfg, stdout)
 	}
 	panic("unreachable: loadConfig accepts only known commands")
 }

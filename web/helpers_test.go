@@ -129,3 +129,5 @@ func eventBody() map[string]any {
 		},
 	}
 }
+
+func settingsMax(n int) store.Settings { return store.Settings{MaxActiveShoppers: &n} }
