@@ -326,3 +326,38 @@ func EventOf(e *store.Event) Event {
 		Presence: time.Duration(e.PresenceSeconds) * time.Second,
 	}
 }
+
+// ErrNoSession is a fan without an active shopping session for the event.
+var ErrNoSession = errors.New("no active shopping session")
+
+// Session returns the fan's active shopping session. With a token, the token must
+// be genuine, unexpired and name the session that is active now, so neither a
+// forged token nor one kept from an earlier session opens the shop.
+func (q *Queue) Session(ctx context.Context, ev Event, userID, token string) (*session.Session, error) {
+	var claimed *session.Session
+	if token != "" {
+		s, err := q.signer.Verify(token, ev.ID, userID)
+		if err != nil {
+			return nil, err
+		}
+		claimed = s
+	}
+	k := keys(ev.ID)
+	pipe := q.rdb.Pipeline()
+	active := pipe.ZScore(ctx, k[8], userID)
+	sess := pipe.HGet(ctx, k[9], userID)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("session %s: %w", ev.ID, err)
+	}
+	exp, err := active.Result()
+	if err != nil || int64(exp) <= q.now().UnixMilli() {
+		return nil, ErrNoSession
+	}
+	id, _, _ := cut(sess.Val())
+	if claimed != nil && claimed.ID != id {
+		return nil, session.ErrInvalid
+	}
+	s := &session.Session{ID: id, EventID: ev.ID, UserID: userID, ExpiresAt: time.UnixMilli(int64(exp)).UTC()}
+	q.signer.Sign(s)
+	return s, nil
+}

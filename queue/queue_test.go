@@ -335,3 +335,54 @@ func TestRedisLossRestartsLine(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, queue.StatusAdmitted, p.Status)
 }
+
+// Only the token of the session active now opens the shop: forged, altered,
+// foreign, expired and replayed tokens are refused.
+func TestSessionTokenChecks(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	ctx := context.Background()
+	f.open()
+	_, err := f.a.Join(ctx, f.ev, "u1")
+	require.NoError(t, err)
+	_, err = f.a.Session(ctx, f.ev, "u1", "")
+	require.ErrorIs(t, err, queue.ErrNoSession, "waiting is not shopping")
+	f.ctl.Step(ctx, f.ev)
+	p, err := f.a.Status(ctx, f.ev, "u1")
+	require.NoError(t, err)
+	token := p.Session.Token
+
+	s, err := f.b.Session(ctx, f.ev, "u1", token)
+	require.NoError(t, err)
+	require.Equal(t, p.Session.ID, s.ID)
+	_, err = f.b.Session(ctx, f.ev, "u1", "")
+	require.NoError(t, err)
+
+	forger := queue.New(f.rdb, session.NewSigner("a-guessed-secret-a-guessed-secret!!", f.clock.now), f.clock.now)
+	forged, err := forger.Session(ctx, f.ev, "u1", "")
+	require.NoError(t, err) // the forger's own view signs with its own key
+	_, err = f.a.Session(ctx, f.ev, "u1", forged.Token)
+	require.ErrorIs(t, err, session.ErrInvalid)
+	_, err = f.a.Session(ctx, f.ev, "u2", token)
+	require.ErrorIs(t, err, session.ErrInvalid, "another fan's token")
+	altered := []byte(token)
+	altered[len(altered)-1] ^= 1
+	_, err = f.a.Session(ctx, f.ev, "u1", string(altered))
+	require.ErrorIs(t, err, session.ErrInvalid)
+
+	// After leaving and coming back for a new session, the old token is refused.
+	_, err = f.a.Leave(ctx, f.ev, "u1")
+	require.NoError(t, err)
+	_, err = f.a.Join(ctx, f.ev, "u1")
+	require.NoError(t, err)
+	f.ctl.Step(ctx, f.ev)
+	p2, err := f.a.Status(ctx, f.ev, "u1")
+	require.NoError(t, err)
+	require.Equal(t, queue.StatusAdmitted, p2.Status)
+	_, err = f.a.Session(ctx, f.ev, "u1", token)
+	require.ErrorIs(t, err, session.ErrInvalid, "replayed token of an ended session")
+
+	f.clock.advance(f.ev.Hold)
+	_, err = f.a.Session(ctx, f.ev, "u1", p2.Session.Token)
+	require.ErrorIs(t, err, session.ErrExpired)
+}
