@@ -35,7 +35,7 @@ type fixture struct {
 	ctl  *queue.Controller
 }
 
-func newFixture(t *testing.T, maxActive int) *fixture {
+func newFixture(t testing.TB, maxActive int) *fixture {
 	t.Helper()
 	rdb := storetest.Redis(t)
 	c := &clock{}
