@@ -18,7 +18,8 @@ type Controller struct {
 }
 
 // NewController steps the events that events lists, every interval. onStep hears
-// of each step that changed something; onOpen of each lobby this replica numbered.
+// of every step (Step.Changed says whether it was this replica's step that moved
+// the line); onOpen of each lobby this replica numbered.
 func NewController(q *Queue, events func(ctx context.Context) ([]Event, error),
 	onStep func(ctx context.Context, ev Event, s *Step), onOpen func(ctx context.Context, ev Event),
 	interval time.Duration, log *slog.Logger) *Controller {
@@ -74,7 +75,7 @@ func (c *Controller) Step(ctx context.Context, ev Event) {
 		}
 		return
 	}
-	if s.Changed() && c.onStep != nil {
+	if c.onStep != nil {
 		c.onStep(ctx, ev, s)
 	}
 }

@@ -361,3 +361,40 @@ func (q *Queue) Session(ctx context.Context, ev Event, userID, token string) (*s
 	q.signer.Sign(s)
 	return s, nil
 }
+
+// Touch records a sign of life for fans with a live connection, so that they keep
+// their places without polling. One pipelined command per fan, run by the replica
+// that holds the connections every third of the presence window.
+func (q *Queue) Touch(ctx context.Context, eventID string, users []string) error {
+	if len(users) == 0 {
+		return nil
+	}
+	now := float64(q.now().UnixMilli())
+	members := make([]redis.Z, len(users))
+	for i, u := range users {
+		members[i] = redis.Z{Score: now, Member: u}
+	}
+	// XX: only fans already in line; GT: never move a sign of life back.
+	if err := q.rdb.ZAddArgs(ctx, keys(eventID)[6], redis.ZAddArgs{XX: true, GT: true, Members: members}).Err(); err != nil {
+		return fmt.Errorf("touch %s: %w", eventID, err)
+	}
+	return nil
+}
+
+// Numbers returns the places of the given fans (absent: not numbered yet).
+func (q *Queue) Numbers(ctx context.Context, eventID string, users []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(users))
+	if len(users) == 0 {
+		return out, nil
+	}
+	vals, err := q.rdb.HMGet(ctx, keys(eventID)[3], users...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("numbers %s: %w", eventID, err)
+	}
+	for i, v := range vals {
+		if n := atoi(v); n > 0 {
+			out[users[i]] = n
+		}
+	}
+	return out, nil
+}

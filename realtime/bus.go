@@ -1,0 +1,109 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Channel is the Redis pub/sub channel of an event's bus. The braces are a
+// Redis Cluster hash tag: the event's keys and channel share a slot.
+func Channel(eventID string) string {
+	return "ev:{" + eventID + "}:bus"
+}
+
+// eventOf is the inverse of Channel.
+func eventOf(channel string) (string, bool) {
+	id, ok := strings.CutPrefix(channel, "ev:{")
+	if !ok {
+		return "", false
+	}
+	return strings.CutSuffix(id, "}:bus")
+}
+
+// Publish sends msg to the clients of the event on every replica, this one
+// included (through Redis, so every replica sees one order).
+func (h *Hub) Publish(ctx context.Context, eventID string, msg Message) error {
+	if err := msg.validate(); err != nil {
+		return err
+	}
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", msg.Type, err)
+	}
+	if err := h.rdb.Publish(ctx, Channel(eventID), b).Err(); err != nil {
+		return fmt.Errorf("publish %s: %w", msg.Type, err)
+	}
+	return nil
+}
+
+func (h *Hub) wakeSubscriber() {
+	select {
+	case h.resub <- struct{}{}:
+	default: // a wake-up is pending; it will see this change too
+	}
+}
+
+// subscribe keeps the Redis subscriptions in step with the events that have
+// local clients. It runs apart from Serve so that a slow or absent Redis never
+// holds a lock or delays a client's arrival.
+func (h *Hub) subscribe(ctx context.Context) {
+	subscribed := make(map[string]bool)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.resub:
+		}
+		h.mu.Lock()
+		var add, drop []string
+		for id := range h.events {
+			if !subscribed[id] {
+				add = append(add, Channel(id))
+				subscribed[id] = true
+			}
+		}
+		for id := range subscribed {
+			if h.events[id] == nil {
+				drop = append(drop, Channel(id))
+				delete(subscribed, id)
+			}
+		}
+		h.mu.Unlock()
+		// go-redis records the channels before writing, so after an error the
+		// reconnect that follows restores the intended set: log and go on.
+		if len(add) > 0 {
+			if err := h.ps.Subscribe(ctx, add...); err != nil && ctx.Err() == nil {
+				h.log.Error("subscribe live channels", "channels", add, "err", err)
+			}
+		}
+		if len(drop) > 0 { // never empty: Unsubscribe() with no channel drops them all
+			if err := h.ps.Unsubscribe(ctx, drop...); err != nil && ctx.Err() == nil {
+				h.log.Error("unsubscribe live channels", "channels", drop, "err", err)
+			}
+		}
+	}
+}
+
+// receive fans out bus messages until the subscription closes.
+func (h *Hub) receive(msgs <-chan *redis.Message) {
+	for m := range msgs {
+		id, ok := eventOf(m.Channel)
+		if !ok {
+			continue
+		}
+		ev := h.event(id)
+		if ev == nil {
+			continue // the last local client left after the message was sent
+		}
+		var msg Message
+		if err := json.Unmarshal([]byte(m.Payload), &msg); err != nil {
+			h.log.Warn("live message undecodable", "event", id, "err", err)
+			continue
+		}
+		ev.deliver(&msg)
+	}
+}
