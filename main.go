@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"boxoffice/queue"
+	"boxoffice/realtime"
 	"boxoffice/session"
 	"boxoffice/store"
 	"boxoffice/web"
@@ -119,13 +120,19 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 		}
 		return out, err
 	}
-	controller := queue.NewController(line, onSale, nil, nil, 200*time.Millisecond, log)
-	go controller.Run(ctx)
-
-	api := web.New(web.Config{
-		Store: db, Line: line, Log: log, SecureCookies: cfg.SecureCookies,
+	var api *web.Server
+	hub := realtime.NewHub(rdb, realtime.Options{
+		Log:        log,
+		OnAdmitted: func(eventID string, users []string) { api.OnAdmitted(eventID, users) },
+	})
+	api = web.New(web.Config{
+		Store: db, Line: line, Hub: hub, Log: log, SecureCookies: cfg.SecureCookies,
 		PingRedis: func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 	})
+	controller := queue.NewController(line, onSale, api.OnStep, 200*time.Millisecond, log)
+	go controller.Run(ctx)
+	go api.KeepPresence(ctx)
+
 	srv := &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           api,
@@ -141,12 +148,16 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	case <-ctx.Done():
 	}
-	// SIGTERM: stop accepting, let in-flight requests finish, then close pools.
+	// SIGTERM: stop accepting, let in-flight requests finish, tell live clients
+	// to reconnect elsewhere, then close pools.
 	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := hub.Close(); err != nil {
+		return fmt.Errorf("close live clients: %w", err)
 	}
 	log.Info("stopped")
 	return nil

@@ -12,18 +12,16 @@ type Controller struct {
 	q        *Queue
 	events   func(ctx context.Context) ([]Event, error)
 	onStep   func(ctx context.Context, ev Event, s *Step)
-	onOpen   func(ctx context.Context, ev Event)
 	interval time.Duration
 	log      *slog.Logger
 }
 
 // NewController steps the events that events lists, every interval. onStep hears
 // of every step (Step.Changed says whether it was this replica's step that moved
-// the line); onOpen of each lobby this replica numbered.
+// the line; every replica sees the state turn "open" after the shuffle).
 func NewController(q *Queue, events func(ctx context.Context) ([]Event, error),
-	onStep func(ctx context.Context, ev Event, s *Step), onOpen func(ctx context.Context, ev Event),
-	interval time.Duration, log *slog.Logger) *Controller {
-	return &Controller{q: q, events: events, onStep: onStep, onOpen: onOpen, interval: interval, log: log}
+	onStep func(ctx context.Context, ev Event, s *Step), interval time.Duration, log *slog.Logger) *Controller {
+	return &Controller{q: q, events: events, onStep: onStep, interval: interval, log: log}
 }
 
 // Run steps until ctx ends. The list of events is refreshed every few seconds.
@@ -65,13 +63,8 @@ func (c *Controller) Step(ctx context.Context, ev Event) {
 		return
 	}
 	if s.State == "shuffling" {
-		opened, err := c.q.Shuffle(ctx, ev.ID)
-		if err != nil {
+		if err := c.q.Shuffle(ctx, ev.ID); err != nil {
 			c.log.WarnContext(ctx, "shuffle lobby", "event", ev.ID, "err", err)
-			return
-		}
-		if opened && c.onOpen != nil {
-			c.onOpen(ctx, ev)
 		}
 		return
 	}

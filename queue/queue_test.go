@@ -49,7 +49,7 @@ func newFixture(t testing.TB, maxActive int) *fixture {
 	signer := session.NewSigner("test-secret-test-secret-test-secret", c.now)
 	f := &fixture{rdb: rdb, clock: c, ev: ev,
 		a: queue.New(rdb, signer, c.now), b: queue.New(rdb, signer, c.now)}
-	f.ctl = queue.NewController(f.a, nil, nil, nil, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.ctl = queue.NewController(f.a, nil, nil, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return f
 }
 
@@ -191,7 +191,7 @@ func TestCapHoldsUnderConcurrency(t *testing.T) {
 	}
 	go watch()
 	stepper := func(q *queue.Queue) {
-		ctl := queue.NewController(q, nil, nil, nil, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		ctl := queue.NewController(q, nil, nil, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		for ctx.Err() == nil {
 			ctl.Step(ctx, f.ev)
 		}

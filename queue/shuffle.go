@@ -129,32 +129,31 @@ func (q *Queue) Audit(ctx context.Context, ev Event) (*Audit, error) {
 // shuffleBatch is how many places one script call writes.
 const shuffleBatch = 2000
 
-// Shuffle numbers a closed lobby and reports whether this call opened the line.
-// Any replica may call it at any time: one takes a lock and does the work; if it
+// Shuffle numbers a closed lobby and opens the line. Any replica may call it at any time: one takes a lock and does the work; if it
 // dies, the lock expires and another redoes it with the same order.
-func (q *Queue) Shuffle(ctx context.Context, eventID string) (bool, error) {
+func (q *Queue) Shuffle(ctx context.Context, eventID string) error {
 	k := keys(eventID)
 	state, err := q.rdb.HGet(ctx, k[0], "state").Result()
 	if errors.Is(err, redis.Nil) || state != "shuffling" {
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("shuffle %s: %w", eventID, err)
+		return fmt.Errorf("shuffle %s: %w", eventID, err)
 	}
 	lock := "ev:{" + eventID + "}:shuffle"
 	ok, err := q.rdb.SetNX(ctx, lock, "1", time.Minute).Result()
 	if err != nil || !ok {
-		return false, err
+		return err
 	}
 	defer q.rdb.Del(context.WithoutCancel(ctx), lock)
 
 	seed, err := q.rdb.HGet(ctx, k[0], "seed").Result()
 	if err != nil {
-		return false, fmt.Errorf("shuffle %s: seed: %w", eventID, err)
+		return fmt.Errorf("shuffle %s: seed: %w", eventID, err)
 	}
 	lobby, err := q.rdb.HGetAll(ctx, k[1]).Result()
 	if err != nil {
-		return false, fmt.Errorf("shuffle %s: lobby: %w", eventID, err)
+		return fmt.Errorf("shuffle %s: lobby: %w", eventID, err)
 	}
 	ids := make([]string, 0, len(lobby))
 	for id := range lobby {
@@ -162,7 +161,7 @@ func (q *Queue) Shuffle(ctx context.Context, eventID string) (bool, error) {
 	}
 	order, err := Order(seed, ids)
 	if err != nil {
-		return false, fmt.Errorf("shuffle %s: %w", eventID, err)
+		return fmt.Errorf("shuffle %s: %w", eventID, err)
 	}
 	for start := 0; start < len(order) || start == 0; start += shuffleBatch {
 		end := min(start+shuffleBatch, len(order))
@@ -176,11 +175,11 @@ func (q *Queue) Shuffle(ctx context.Context, eventID string) (bool, error) {
 			args = append(args, lobby[order[i]], i+1)
 		}
 		if err := q.number.Run(ctx, q.rdb, k, args...).Err(); err != nil {
-			return false, fmt.Errorf("shuffle %s: %w", eventID, err)
+			return fmt.Errorf("shuffle %s: %w", eventID, err)
 		}
 		if end == len(order) {
 			break
 		}
 	}
-	return true, nil
+	return nil
 }

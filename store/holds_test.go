@@ -111,11 +111,11 @@ func TestDueHoldsRespectPaymentGrace(t *testing.T) {
 	require.NoError(t, db.CreatePayment(ctx, &store.Payment{ID: store.NewID("pay"), HoldID: paying.ID, UserID: fan.ID,
 		Provider: "test", AmountCents: 1, Currency: "usd", Status: store.PaymentPending}))
 
-	due, err := db.DueHolds(ctx, plain.ExpiresAt.Add(time.Second), 100)
+	due, err := db.DueHolds(ctx, plain.ExpiresAt.Add(time.Second), 100_000)
 	require.NoError(t, err)
 	require.Contains(t, due, plain.ID)
 	require.NotContains(t, due, paying.ID, "a payment in flight gets the grace")
-	due, err = db.DueHolds(ctx, paying.ExpiresAt.Add(121*time.Second), 100)
+	due, err = db.DueHolds(ctx, paying.ExpiresAt.Add(121*time.Second), 100_000)
 	require.NoError(t, err)
 	require.Contains(t, due, paying.ID)
 }

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"boxoffice/queue"
+	"boxoffice/realtime"
 	"boxoffice/session"
 	"boxoffice/store"
 	"boxoffice/store/storetest"
@@ -24,21 +26,29 @@ const testSecret = "test-secret-test-secret-test-secret"
 
 // env is one API server on the package's test database.
 type env struct {
-	t   *testing.T
-	db  *store.DB
-	srv *httptest.Server
-	api *web.Server
+	t      testing.TB
+	db     *store.DB
+	rdb    redis.UniversalClient
+	signer *session.Signer
+	srv    *httptest.Server
+	api    *web.Server
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	db := storetest.DB(t)
 	rdb := storetest.Redis(t)
-	line := queue.New(rdb, session.NewSigner(testSecret, time.Now), time.Now)
-	api := web.New(web.Config{Store: db, Line: line, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	signer := session.NewSigner(testSecret, time.Now)
+	line := queue.New(rdb, signer, time.Now)
+	var api *web.Server
+	hub := realtime.NewHub(rdb, realtime.Options{
+		OnAdmitted: func(eventID string, users []string) { api.OnAdmitted(eventID, users) },
+	})
+	t.Cleanup(func() { hub.Close() })
+	api = web.New(web.Config{Store: db, Line: line, Hub: hub, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, srv: srv, api: api}
+	return &env{t: t, db: db, rdb: rdb, signer: signer, srv: srv, api: api}
 }
 
 // response is a decoded answer.
@@ -49,7 +59,7 @@ type response struct {
 }
 
 // JSON decodes the body into a generic map.
-func (r response) JSON(t *testing.T) map[string]any {
+func (r response) JSON(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.Body, &m), "body: %s", r.Body)
@@ -57,7 +67,7 @@ func (r response) JSON(t *testing.T) map[string]any {
 }
 
 // ErrorCode is the code of an error envelope, or "".
-func (r response) ErrorCode(t *testing.T) string {
+func (r response) ErrorCode(t testing.TB) string {
 	t.Helper()
 	e, _ := r.JSON(t)["error"].(map[string]any)
 	code, _ := e["code"].(string)

@@ -20,6 +20,8 @@ type Line interface {
 	Leave(ctx context.Context, ev queue.Event, userID string) (*queue.Left, error)
 	Audit(ctx context.Context, ev queue.Event) (*queue.Audit, error)
 	Counts(ctx context.Context, eventID string) (*queue.Counts, error)
+	Numbers(ctx context.Context, eventID string, users []string) (map[string]int64, error)
+	Touch(ctx context.Context, eventID string, users []string) error
 }
 
 // placeResponse is a fan's place as API.md shows it.
@@ -43,14 +45,21 @@ type cachedEvent struct {
 const eventCacheTTL = time.Second
 
 func (s *Server) cachedEvent(c echo.Context) (*store.Event, error) {
-	id := c.Param("id")
+	return s.eventByID(c.Request().Context(), c.Param("id"))
+}
+
+// eventByID is the event, at most a second old; 404 for an unknown id.
+func (s *Server) eventByID(ctx context.Context, id string) (*store.Event, error) {
 	s.events.mu.Lock()
 	hit, ok := s.events.entries[id]
 	s.events.mu.Unlock()
 	if ok && time.Since(hit.at) < eventCacheTTL {
 		return hit.ev, nil
 	}
-	ev, err := s.event(c)
+	ev, err := s.store.Event(ctx, id)
+	if isNotFound(err) {
+		return nil, notFound("event " + id)
+	}
 	if err != nil {
 		return nil, err
 	}

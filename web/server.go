@@ -39,6 +39,8 @@ type Config struct {
 	Store Store
 	// Line is the waiting room.
 	Line Line
+	// Hub serves live updates to this replica's WebSocket clients.
+	Hub Hub
 	// PingRedis is checked by /readyz.
 	PingRedis func(ctx context.Context) error
 	Log       *slog.Logger
@@ -50,6 +52,8 @@ type Config struct {
 type Server struct {
 	store         Store
 	line          Line
+	hub           Hub
+	liveState     liveState
 	events        eventCache
 	pingRedis     func(ctx context.Context) error
 	log           *slog.Logger
@@ -64,6 +68,8 @@ func New(cfg Config) *Server {
 	s := &Server{
 		store:         cfg.Store,
 		line:          cfg.Line,
+		hub:           cfg.Hub,
+		liveState:     liveState{open: map[string]bool{}, touched: map[string]time.Time{}},
 		pingRedis:     cfg.PingRedis,
 		log:           cfg.Log,
 		secureCookies: cfg.SecureCookies,
@@ -107,6 +113,7 @@ func (s *Server) routes() {
 	api.GET("/events/:id/queue", s.queueStatus, s.requireUser)
 	api.DELETE("/events/:id/queue", s.leaveQueue, s.requireUser)
 	api.GET("/events/:id/queue/audit", s.queueAudit)
+	api.GET("/events/:id/live", s.live)
 }
 
 func (s *Server) healthz(c echo.Context) error {

@@ -1,0 +1,135 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+
+	"boxoffice/queue"
+)
+
+// liveClient is a fan's WebSocket on one instance.
+type liveClient struct {
+	t    *testing.T
+	conn *websocket.Conn
+	msgs chan map[string]any
+}
+
+func (e *env) dialLive(t *testing.T, eventID, token string) *liveClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	url := strings.Replace(e.srv.URL, "http://", "ws://", 1) + "/api/v1/events/" + eventID + "/live?token=" + token
+	conn, _, err := websocket.Dial(ctx, url, nil)
+	require.NoError(t, err)
+	lc := &liveClient{t: t, conn: conn, msgs: make(chan map[string]any, 256)}
+	go func() {
+		defer close(lc.msgs)
+		for {
+			_, data, err := conn.Read(context.Background())
+			if err != nil {
+				return
+			}
+			var m map[string]any
+			if json.Unmarshal(data, &m) == nil {
+				lc.msgs <- m
+			}
+		}
+	}()
+	t.Cleanup(func() { conn.Close(websocket.StatusNormalClosure, "") })
+	return lc
+}
+
+// await returns the first message that satisfies ok, failing after a generous deadline.
+func (lc *liveClient) await(what string, ok func(m map[string]any) bool) map[string]any {
+	lc.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case m, open := <-lc.msgs:
+			require.True(lc.t, open, "connection closed while waiting for %s", what)
+			if ok(m) {
+				return m
+			}
+		case <-deadline:
+			lc.t.Fatalf("no %s within 10 s", what)
+		}
+	}
+}
+
+func isType(typ string) func(map[string]any) bool {
+	return func(m map[string]any) bool { return m["type"] == typ }
+}
+
+func position(p float64) func(map[string]any) bool {
+	return func(m map[string]any) bool { return m["type"] == "queue.update" && m["position"] == p }
+}
+
+// runController steps the event's line on an instance until the test ends.
+func (e *env) runController(t *testing.T, eventID string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ev, err := e.db.Event(ctx, eventID)
+	require.NoError(t, err)
+	line := queue.New(e.rdb, e.signer, time.Now)
+	ctl := queue.NewController(line, func(context.Context) ([]queue.Event, error) {
+		return []queue.Event{queue.EventOf(ev)}, nil
+	}, e.api.OnStep, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go ctl.Run(ctx)
+}
+
+// Fans connected to two instances see their positions fall and their admission
+// arrive, and the connection itself claims the admission.
+func TestLiveAcrossTwoInstances(t *testing.T) {
+	t.Parallel()
+	one, two := newEnv(t), newEnv(t)
+	id := one.openEvent(1)
+	ann, _ := one.fan()
+	bob, _ := one.fan()
+	cat, _ := one.fan()
+	for _, tok := range []string{ann, bob, cat} {
+		require.Equal(t, http.StatusOK, one.call(http.MethodPost, "/api/v1/events/"+id+"/queue", tok, nil).Status)
+	}
+	annLive := one.dialLive(t, id, ann)
+	bobLive := two.dialLive(t, id, bob)
+	catLive := one.dialLive(t, id, cat)
+	snap := bobLive.await("bob's snapshot", isType("queue.update"))
+	require.Equal(t, 2.0, snap["position"])
+	bobLive.await("availability in the snapshot", isType("availability.update"))
+	catLive.await("cat's snapshot", position(3))
+
+	one.runController(t, id)
+	two.runController(t, id)
+	annLive.await("ann's admission", isType("session.admitted"))
+	bobLive.await("bob moving to 1", position(1))
+	catLive.await("cat moving to 2", position(2))
+
+	// Ann is done: Bob's open connection claims his admission, Cat moves up.
+	require.Equal(t, http.StatusOK, two.call(http.MethodDelete, "/api/v1/events/"+id+"/queue", ann, nil).Status)
+	adm := bobLive.await("bob's admission", isType("session.admitted"))
+	require.NotEmpty(t, adm["session_id"])
+	catLive.await("cat moving to 1", position(1))
+	r := one.call(http.MethodGet, "/api/v1/events/"+id+"/queue", bob, nil)
+	require.Equal(t, "admitted", r.JSON(t)["status"])
+	require.Equal(t, adm["session_id"], r.JSON(t)["session"].(map[string]any)["id"])
+}
+
+func TestLivePingPongAndAnonymousWatchers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.openEvent(1)
+	watcher := e.dialLive(t, id, "")
+	watcher.await("availability", isType("availability.update"))
+	watcher.await("sale status", isType("sale.update"))
+	require.NoError(t, watcher.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"ping"}`)))
+	watcher.await("pong", isType("pong"))
+}
