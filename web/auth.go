@@ -1,8 +1,11 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -24,7 +27,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if token == "" {
 			return next(c)
 		}
-		u, err := s.store.UserByToken(c.Request().Context(), token)
+		u, err := s.userByToken(c.Request().Context(), token)
 		switch {
 		case err == nil:
 			c.Set(userKey, u)
@@ -34,6 +37,47 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// tokenCacheTTL bounds how long a replica trusts a token it has looked up: a
+// crowd polling its place costs PostgreSQL one lookup per fan per TTL, and a
+// sign-out reaches the other replicas within it.
+const tokenCacheTTL = 5 * time.Second
+
+type tokenCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedUser
+}
+
+type cachedUser struct {
+	user *store.User
+	at   time.Time
+}
+
+func (s *Server) userByToken(ctx context.Context, token string) (*store.User, error) {
+	s.tokens.mu.Lock()
+	hit, ok := s.tokens.entries[token]
+	s.tokens.mu.Unlock()
+	if ok && time.Since(hit.at) < tokenCacheTTL {
+		return hit.user, nil
+	}
+	u, err := s.store.UserByToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	s.tokens.mu.Lock()
+	if s.tokens.entries == nil || len(s.tokens.entries) >= 200_000 {
+		s.tokens.entries = map[string]cachedUser{} // crude, but bounded
+	}
+	s.tokens.entries[token] = cachedUser{user: u, at: time.Now()}
+	s.tokens.mu.Unlock()
+	return u, nil
+}
+
+func (s *Server) forgetToken(token string) {
+	s.tokens.mu.Lock()
+	delete(s.tokens.entries, token)
+	s.tokens.mu.Unlock()
 }
 
 func bearerToken(c echo.Context) string {
@@ -138,6 +182,7 @@ func (s *Server) logout(c echo.Context) error {
 		if err := s.store.DeleteToken(c.Request().Context(), token); err != nil {
 			return err
 		}
+		s.forgetToken(token)
 	}
 	c.SetCookie(&http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: s.secureCookies, MaxAge: -1})
 	return c.NoContent(http.StatusNoContent)

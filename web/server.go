@@ -55,6 +55,7 @@ type Server struct {
 	hub           Hub
 	liveState     liveState
 	events        eventCache
+	tokens        tokenCache
 	pingRedis     func(ctx context.Context) error
 	log           *slog.Logger
 	secureCookies bool
