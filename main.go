@@ -18,6 +18,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"boxoffice/booking"
+	"boxoffice/inventory"
+	"boxoffice/payments"
 	"boxoffice/queue"
 	"boxoffice/realtime"
 	"boxoffice/session"
@@ -112,26 +115,21 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 	defer rdb.Close()
 
 	line := queue.New(rdb, session.NewSigner(cfg.Secret, time.Now), time.Now)
-	onSale := func(ctx context.Context) ([]queue.Event, error) {
-		events, err := db.OnSale(ctx)
-		out := make([]queue.Event, len(events))
-		for i, e := range events {
-			out[i] = queue.EventOf(e)
-		}
-		return out, err
-	}
+	inv := inventory.New(rdb, time.Now)
 	var api *web.Server
 	hub := realtime.NewHub(rdb, realtime.Options{
 		Log:        log,
 		OnAdmitted: func(eventID string, users []string) { api.OnAdmitted(eventID, users) },
 	})
+	sales := booking.New(db, inv, payments.NewTestProvider(db), web.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
 	api = web.New(web.Config{
-		Store: db, Line: line, Hub: hub, Log: log, SecureCookies: cfg.SecureCookies,
+		Store: db, Line: line, Hub: hub, Booking: sales, Inventory: inv, Log: log, SecureCookies: cfg.SecureCookies,
 		PingRedis: func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 	})
-	controller := queue.NewController(line, onSale, api.OnStep, 200*time.Millisecond, log)
+	controller := queue.NewController(line, api.LineEvents, api.OnStep, 200*time.Millisecond, log)
 	go controller.Run(ctx)
 	go api.KeepPresence(ctx)
+	go sales.RunExpiry(ctx, 250*time.Millisecond)
 
 	srv := &http.Server{
 		Addr:              cfg.Addr,

@@ -24,22 +24,15 @@ func NewController(q *Queue, events func(ctx context.Context) ([]Event, error),
 	return &Controller{q: q, events: events, onStep: onStep, interval: interval, log: log}
 }
 
-// Run steps until ctx ends. The list of events is refreshed every few seconds.
+// Run steps until ctx ends. events is asked every step (it may cache), so that
+// a sell-out pauses admission at once.
 func (c *Controller) Run(ctx context.Context) {
 	tick := time.NewTicker(c.interval)
 	defer tick.Stop()
-	var (
-		events  []Event
-		fetched time.Time
-	)
 	for {
-		if time.Since(fetched) > 2*time.Second {
-			list, err := c.events(ctx)
-			if err != nil {
-				c.log.WarnContext(ctx, "list events for admission", "err", err)
-			} else {
-				events, fetched = list, time.Now()
-			}
+		events, err := c.events(ctx)
+		if err != nil && ctx.Err() == nil {
+			c.log.WarnContext(ctx, "list events for admission", "err", err)
 		}
 		for _, ev := range events {
 			c.Step(ctx, ev)

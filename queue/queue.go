@@ -59,6 +59,8 @@ type Event struct {
 	Claim         time.Duration
 	Hold          time.Duration
 	Presence      time.Duration
+	// SoldOut pauses admission: nothing is on sale or held.
+	SoldOut bool
 }
 
 // Place is a fan's standing in the line.
@@ -242,8 +244,12 @@ const maxScan = 5000
 // Admit runs one admission step for the event.
 func (q *Queue) Admit(ctx context.Context, ev Event) (*Step, error) {
 	now := q.now()
+	soldOut := 0
+	if ev.SoldOut {
+		soldOut = 1
+	}
 	r, err := q.admit.Run(ctx, q.rdb, keys(ev.ID), now.UnixMilli(), ev.SaleOpensAt.UnixMilli(), ev.MaxActive,
-		ev.Claim.Milliseconds(), ev.AdmissionRate, ev.Presence.Milliseconds(), maxScan).Slice()
+		ev.Claim.Milliseconds(), ev.AdmissionRate, ev.Presence.Milliseconds(), maxScan, soldOut).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("admit %s: %w", ev.ID, err)
 	}

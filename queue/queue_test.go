@@ -386,3 +386,21 @@ func TestSessionTokenChecks(t *testing.T) {
 	_, err = f.a.Session(ctx, f.ev, "u1", p2.Session.Token)
 	require.ErrorIs(t, err, session.ErrExpired)
 }
+
+// A sold-out line admits nobody, and admits again when tickets come back.
+func TestSoldOutPausesAdmission(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 5)
+	ctx := context.Background()
+	f.open()
+	_, err := f.a.Join(ctx, f.ev, "u1")
+	require.NoError(t, err)
+	soldOut := f.ev
+	soldOut.SoldOut = true
+	s, err := f.a.Admit(ctx, soldOut)
+	require.NoError(t, err)
+	require.Empty(t, s.Users)
+	s, err = f.a.Admit(ctx, f.ev)
+	require.NoError(t, err)
+	require.Equal(t, []string{"u1"}, s.Users)
+}

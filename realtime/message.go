@@ -62,6 +62,11 @@ type Message struct {
 	// TicketsLeft goes to the client as is, so it is sent even when 0 (sold out).
 	TicketsLeft int    `json:"tickets_left"`
 	Outlook     string `json:"outlook,omitempty"`
+	// GoodUntil and UnlikelyFrom turn a tick's outlook into each fan's own: up to
+	// position GoodUntil it is "good", from UnlikelyFrom "unlikely", between them
+	// "uncertain". Zero leaves Outlook as given.
+	GoodUntil    int64 `json:"good_until,omitempty"`
+	UnlikelyFrom int64 `json:"unlikely_from,omitempty"`
 	// Status is the client-facing status of a queue.update; empty means "waiting".
 	Status string `json:"status,omitempty"`
 	// AdmittedUsers are users admitted by this tick: their tabs stop receiving
@@ -186,10 +191,12 @@ const maxEta = 1 << 40
 // each client's writer renders its own queue.update from it, so the fan-out
 // costs a pointer store per client and the encoding runs in parallel.
 type tick struct {
-	admitted int64
-	rate     float64
-	head     []byte // `,"status":"waiting","position":`
-	tail     []byte // `,"tickets_left":812,"outlook":"good"}`
+	admitted            int64
+	rate                float64
+	goodUntil, unlikely int64
+	head                []byte // `,"status":"waiting","position":`
+	tail                []byte // `,"tickets_left":812`
+	outlook             []byte // `,"outlook":"good"}` when the same for everyone
 }
 
 func newTick(m *Message, admitted int64) *tick {
@@ -197,7 +204,7 @@ func newTick(m *Message, admitted int64) *tick {
 	if status == "" {
 		status = StatusWaiting
 	}
-	t := &tick{admitted: admitted, rate: m.EtaRate}
+	t := &tick{admitted: admitted, rate: m.EtaRate, goodUntil: m.GoodUntil, unlikely: m.UnlikelyFrom}
 	if math.IsNaN(t.rate) || math.IsInf(t.rate, 0) || t.rate < 0 {
 		t.rate = 0 // a script's bad rate must not break encoding: the ETA is just unknown
 	}
@@ -207,10 +214,10 @@ func newTick(m *Message, admitted int64) *tick {
 	t.tail = append(t.tail, `,"tickets_left":`...)
 	t.tail = strconv.AppendInt(t.tail, int64(m.TicketsLeft), 10)
 	if m.Outlook != "" {
-		t.tail = append(t.tail, `,"outlook":`...)
-		t.tail = appendJSONString(t.tail, m.Outlook)
+		t.outlook = append(t.outlook, `,"outlook":`...)
+		t.outlook = appendJSONString(t.outlook, m.Outlook)
 	}
-	t.tail = append(t.tail, '}')
+	t.outlook = append(t.outlook, '}')
 	return t
 }
 
@@ -232,7 +239,19 @@ func (t *tick) appendUpdate(b, userJSON []byte, number int64) []byte {
 	} else {
 		b = append(b, "null"...)
 	}
-	return append(b, t.tail...)
+	b = append(b, t.tail...)
+	if t.goodUntil > 0 || t.unlikely > 0 {
+		switch {
+		case position <= t.goodUntil:
+			b = append(b, `,"outlook":"good"}`...)
+		case t.unlikely > 0 && position >= t.unlikely:
+			b = append(b, `,"outlook":"unlikely"}`...)
+		default:
+			b = append(b, `,"outlook":"uncertain"}`...)
+		}
+		return b
+	}
+	return append(b, t.outlook...)
 }
 
 func appendJSONString(b []byte, s string) []byte {

@@ -262,3 +262,26 @@ func (db *DB) BookingsOf(ctx context.Context, userID string) ([]*Booking, error)
 	}
 	return out, nil
 }
+
+// PaymentStatus is the test provider's ledger: the status of a payment by its
+// provider reference.
+func (db *DB) PaymentStatus(ctx context.Context, ref string) (string, error) {
+	var status string
+	err := db.pool.QueryRow(ctx, `SELECT status FROM payments WHERE provider = 'test' AND provider_ref = $1`, ref).Scan(&status)
+	if err != nil {
+		return "", fmt.Errorf("payment %s: %w", ref, translate(err))
+	}
+	return status, nil
+}
+
+// SetPaymentStatusByRef records a provider's word on a payment, with the same
+// one-way rules as SetPaymentStatus.
+func (db *DB) SetPaymentStatusByRef(ctx context.Context, provider, ref, status string) error {
+	const q = `
+		UPDATE payments SET status = $3, updated_at = now()
+		WHERE provider = $1 AND provider_ref = $2 AND status <> 'refunded' AND (status <> 'succeeded' OR $3 = 'refunded')`
+	if _, err := db.pool.Exec(ctx, q, provider, ref, status); err != nil {
+		return fmt.Errorf("payment %s status: %w", ref, err)
+	}
+	return nil
+}

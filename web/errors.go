@@ -10,6 +10,11 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
 
+	"boxoffice/booking"
+	"boxoffice/inventory"
+	"boxoffice/payments"
+	"boxoffice/queue"
+	"boxoffice/session"
 	"boxoffice/store"
 )
 
@@ -40,16 +45,52 @@ func notFound(what string) *apiError {
 // is the one place that knows HTTP statuses for domain errors.
 func toAPIError(err error) (e *apiError, unexpected bool) {
 	var (
-		ae *apiError
-		ve *store.ValidationError
-		he *echo.HTTPError
+		ae    *apiError
+		ve    *store.ValidationError
+		he    *echo.HTTPError
+		taken *inventory.SeatTakenError
 	)
 	switch {
 	case errors.As(err, &ae):
 		return ae, false
+	case errors.As(err, &taken):
+		return &apiError{Status: http.StatusConflict, Code: "seat_taken", Message: taken.Error(),
+			Details: map[string]any{"seats": taken.Seats}}, false
 	case errors.As(err, &ve):
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: ve.Error(),
 			Details: map[string]any{"field": ve.Field}}, false
+	case errors.Is(err, inventory.ErrNotAdmitted), errors.Is(err, queue.ErrNoSession):
+		return newError(http.StatusForbidden, "not_admitted", "you have no shopping session for this event: join the line and wait for your turn"), false
+	case errors.Is(err, session.ErrInvalid):
+		return newError(http.StatusForbidden, "invalid_session", "the session token is not valid for your current session"), false
+	case errors.Is(err, session.ErrExpired):
+		return newError(http.StatusGone, "session_expired", "your shopping session has ended"), false
+	case errors.Is(err, inventory.ErrLimitReached):
+		return newError(http.StatusConflict, "limit_reached", "you have reached this event's limit of tickets per fan"), false
+	case errors.Is(err, inventory.ErrNotEnough):
+		return newError(http.StatusConflict, "sold_out", "not enough tickets are available for that request"), false
+	case errors.Is(err, inventory.ErrUnknownSeat):
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: "unknown_seat", Message: err.Error(), Details: map[string]any{"field": "seats"}}, false
+	case errors.Is(err, inventory.ErrUnknownZone), errors.Is(err, inventory.ErrWrongKind), errors.Is(err, inventory.ErrNoTickets):
+		return newError(http.StatusUnprocessableEntity, "invalid", err.Error()), false
+	case errors.Is(err, inventory.ErrNotLoaded):
+		return newError(http.StatusServiceUnavailable, "unavailable", "inventory is being rebuilt; retry shortly"), false
+	case errors.Is(err, booking.ErrNotYours):
+		return notFound("resource"), false
+	case errors.Is(err, booking.ErrHoldGone):
+		return newError(http.StatusGone, "reservation_expired", err.Error()), false
+	case errors.Is(err, booking.ErrRefunded):
+		return newError(http.StatusGone, "reservation_expired", err.Error()), false
+	case errors.Is(err, booking.ErrNotPaid):
+		return newError(http.StatusPaymentRequired, "payment_required", "the payment has not succeeded"), false
+	case errors.Is(err, booking.ErrPaymentMismatch):
+		return newError(http.StatusConflict, "payment_mismatch", err.Error()), false
+	case errors.Is(err, store.ErrBookingCancelled):
+		return newError(http.StatusConflict, "already_cancelled", err.Error()), false
+	case errors.Is(err, payments.ErrUnknownCard):
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: err.Error(), Details: map[string]any{"field": "card_number"}}, false
+	case errors.Is(err, payments.ErrNotConfirmable):
+		return newError(http.StatusConflict, "not_confirmable", err.Error()), false
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("resource"), false
 	case errors.Is(err, store.ErrBadCredentials):

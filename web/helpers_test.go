@@ -14,6 +14,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"boxoffice/booking"
+	"boxoffice/inventory"
+	"boxoffice/payments"
 	"boxoffice/queue"
 	"boxoffice/realtime"
 	"boxoffice/session"
@@ -32,6 +35,8 @@ type env struct {
 	signer *session.Signer
 	srv    *httptest.Server
 	api    *web.Server
+	sales  *booking.Service
+	inv    *inventory.Inventory
 }
 
 func newEnv(t testing.TB) *env {
@@ -45,10 +50,13 @@ func newEnv(t testing.TB) *env {
 		OnAdmitted: func(eventID string, users []string) { api.OnAdmitted(eventID, users) },
 	})
 	t.Cleanup(func() { hub.Close() })
-	api = web.New(web.Config{Store: db, Line: line, Hub: hub, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	inv := inventory.New(rdb, time.Now)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sales := booking.New(db, inv, payments.NewTestProvider(db), web.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
+	api = web.New(web.Config{Store: db, Line: line, Hub: hub, Booking: sales, Inventory: inv, Log: log})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, rdb: rdb, signer: signer, srv: srv, api: api}
+	return &env{t: t, db: db, rdb: rdb, signer: signer, srv: srv, api: api, sales: sales, inv: inv}
 }
 
 // response is a decoded answer.
@@ -141,3 +149,24 @@ func eventBody() map[string]any {
 }
 
 func settingsMax(n int) store.Settings { return store.Settings{MaxActiveShoppers: &n} }
+
+// seatedEvent creates an event open for sale now, with a GA pool of 10 and a VIP
+// zone of three rows of perRow seats, and room for 100 shoppers at once.
+func (e *env) seatedEvent(perRow int) string {
+	e.t.Helper()
+	u := storetest.Organizer(e.t, e.db)
+	ev := storetest.Event(e.t, e.db, u.ID, 10,
+		store.Row{Row: "1", Seats: perRow}, store.Row{Row: "2", Seats: perRow}, store.Row{Row: "3", Seats: perRow})
+	_, err := e.db.UpdateEvent(context.Background(), ev.ID, settingsMax(100))
+	require.NoError(e.t, err)
+	storetest.CleanRedis(e.t, e.rdb, ev.ID)
+	return ev.ID
+}
+
+// step runs one admission step for the event, as the controller does.
+func (e *env) step(ev *store.Event) {
+	e.t.Helper()
+	ctl := queue.NewController(queue.New(e.rdb, e.signer, time.Now), nil, e.api.OnStep, time.Second,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctl.Step(context.Background(), queue.EventOf(ev))
+}

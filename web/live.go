@@ -11,7 +11,6 @@ import (
 
 	"boxoffice/queue"
 	"boxoffice/realtime"
-	"boxoffice/store"
 )
 
 // Hub is what the API needs from the live-update hub; *realtime.Hub satisfies it.
@@ -40,7 +39,11 @@ func (s *Server) live(c echo.Context) error {
 		switch {
 		case err == nil:
 			info.Status, info.Number = p.Status, p.Number
-			snapshot = append(snapshot, placeMessage(u.ID, p, ev))
+			r, err := s.withSupply(c.Request().Context(), ev, p)
+			if err != nil {
+				return err
+			}
+			snapshot = append(snapshot, placeMessage(u.ID, r))
 			if p.Session != nil {
 				snapshot = append(snapshot, map[string]any{"type": realtime.TypeSessionAdmitted,
 					"session_id": p.Session.ID, "expires_at": p.Session.ExpiresAt})
@@ -72,9 +75,13 @@ func (s *Server) live(c echo.Context) error {
 }
 
 // placeMessage is a queue.update as API.md shows it.
-func placeMessage(userID string, p *queue.Place, ev *store.Event) map[string]any {
-	return map[string]any{"type": realtime.TypeQueueUpdate, "user_id": userID, "status": p.Status,
-		"position": p.Position, "ahead": p.Ahead, "eta_seconds": p.ETASeconds, "tickets_left": ev.AvailableTickets}
+func placeMessage(userID string, p *placeResponse) map[string]any {
+	m := map[string]any{"type": realtime.TypeQueueUpdate, "user_id": userID, "status": p.Status,
+		"position": p.Position, "ahead": p.Ahead, "eta_seconds": p.ETASeconds, "tickets_left": p.TicketsLeft}
+	if p.Outlook != "" {
+		m["outlook"] = p.Outlook
+	}
+	return m
 }
 
 // liveState is what this replica remembers between admission steps.
@@ -100,16 +107,23 @@ func (s *Server) OnStep(ctx context.Context, ev queue.Event, step *queue.Step) {
 	if !step.Changed() {
 		return
 	}
-	left := 0
+	msg := realtime.Message{Type: realtime.TypeQueueTick, Admitted: step.Admitted, EtaRate: step.Rate, AdmittedUsers: step.Users}
 	if e, err := s.eventByID(ctx, ev.ID); err == nil {
-		left = e.AvailableTickets
+		if sup, err := s.supply(ctx, e); err == nil {
+			msg.TicketsLeft = sup.Available
+			msg.GoodUntil, msg.UnlikelyFrom = sup.Thresholds()
+			if sup.SoldOut() {
+				msg.Status, msg.Outlook, msg.GoodUntil, msg.UnlikelyFrom = queue.StatusSoldOut, queue.OutlookUnlikely, 0, 0
+			}
+		}
 	}
-	msg := realtime.Message{Type: realtime.TypeQueueTick, Admitted: step.Admitted, EtaRate: step.Rate,
-		AdmittedUsers: step.Users, TicketsLeft: left}
 	if err := s.hub.Publish(ctx, ev.ID, msg); err != nil {
 		s.log.WarnContext(ctx, "publish queue tick", "event", ev.ID, "err", err)
 	}
 	for _, e := range step.Expired {
+		if err := s.booking.EndSession(ctx, ev.ID, e.UserID); err != nil {
+			s.log.WarnContext(ctx, "release holds of an ended session", "event", ev.ID, "err", err)
+		}
 		m := realtime.Message{Type: realtime.TypeSessionExpired, UserID: e.UserID, SessionID: e.SessionID}
 		if err := s.hub.Publish(ctx, ev.ID, m); err != nil {
 			s.log.WarnContext(ctx, "publish session expiry", "event", ev.ID, "err", err)

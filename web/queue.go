@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"boxoffice/queue"
+	"boxoffice/session"
 	"boxoffice/store"
 )
 
@@ -22,12 +23,14 @@ type Line interface {
 	Counts(ctx context.Context, eventID string) (*queue.Counts, error)
 	Numbers(ctx context.Context, eventID string, users []string) (map[string]int64, error)
 	Touch(ctx context.Context, eventID string, users []string) error
+	Session(ctx context.Context, ev queue.Event, userID, token string) (*session.Session, error)
 }
 
 // placeResponse is a fan's place as API.md shows it.
 type placeResponse struct {
 	*queue.Place
-	TicketsLeft int `json:"tickets_left"`
+	TicketsLeft int    `json:"tickets_left"`
+	Outlook     string `json:"outlook,omitempty"`
 }
 
 // eventCache keeps events for a second, so that a million fans polling their
@@ -73,7 +76,11 @@ func (s *Server) eventByID(ctx context.Context, id string) (*store.Event, error)
 }
 
 func (s *Server) place(c echo.Context, ev *store.Event, p *queue.Place, status int) error {
-	return c.JSON(status, placeResponse{Place: p, TicketsLeft: ev.AvailableTickets})
+	r, err := s.withSupply(c.Request().Context(), ev, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(status, r)
 }
 
 func (s *Server) joinQueue(c echo.Context) error {
@@ -108,6 +115,12 @@ func (s *Server) leaveQueue(c echo.Context) error {
 	left, err := s.line.Leave(c.Request().Context(), queue.EventOf(ev), currentUser(c).ID)
 	if err != nil {
 		return lineError(err, ev)
+	}
+	if left.Was == "admitted" {
+		// The session is over: its holds go back on sale now.
+		if err := s.booking.EndSession(c.Request().Context(), ev.ID, currentUser(c).ID); err != nil {
+			return err
+		}
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "left", "was": left.Was})
 }

@@ -29,6 +29,11 @@ type Store interface {
 	UpdateEvent(ctx context.Context, id string, s store.Settings) (*store.Event, error)
 	Seats(ctx context.Context, eventID, zoneID string) ([]store.Seat, error)
 	Sales(ctx context.Context, eventID string) (bookings int, revenueCents int64, err error)
+	HoldsOf(ctx context.Context, userID string) ([]*store.Hold, error)
+	BookingsOf(ctx context.Context, userID string) ([]*store.Booking, error)
+	Payment(ctx context.Context, id string) (*store.Payment, error)
+	ActiveHoldsOfSession(ctx context.Context, eventID, userID string) ([]string, error)
+	OnSale(ctx context.Context) ([]*store.Event, error)
 	ClaimIdempotencyKey(ctx context.Context, scope, key string, hash []byte) (*store.StoredResponse, error)
 	SaveIdempotentResponse(ctx context.Context, scope, key string, r store.StoredResponse) error
 	ReleaseIdempotencyKey(ctx context.Context, scope, key string) error
@@ -41,6 +46,9 @@ type Config struct {
 	Line Line
 	// Hub serves live updates to this replica's WebSocket clients.
 	Hub Hub
+	// Booking sells tickets; Inventory counts them live.
+	Booking   Booking
+	Inventory Counter
 	// PingRedis is checked by /readyz.
 	PingRedis func(ctx context.Context) error
 	Log       *slog.Logger
@@ -53,9 +61,12 @@ type Server struct {
 	store         Store
 	line          Line
 	hub           Hub
+	booking       Booking
+	inv           Counter
 	liveState     liveState
 	events        eventCache
 	tokens        tokenCache
+	supplies      supplyCache
 	pingRedis     func(ctx context.Context) error
 	log           *slog.Logger
 	secureCookies bool
@@ -70,6 +81,8 @@ func New(cfg Config) *Server {
 		store:         cfg.Store,
 		line:          cfg.Line,
 		hub:           cfg.Hub,
+		booking:       cfg.Booking,
+		inv:           cfg.Inventory,
 		liveState:     liveState{open: map[string]bool{}, touched: map[string]time.Time{}},
 		pingRedis:     cfg.PingRedis,
 		log:           cfg.Log,
@@ -115,6 +128,15 @@ func (s *Server) routes() {
 	api.DELETE("/events/:id/queue", s.leaveQueue, s.requireUser)
 	api.GET("/events/:id/queue/audit", s.queueAudit)
 	api.GET("/events/:id/live", s.live)
+
+	api.POST("/tickets/reserve", s.reserve, s.requireUser)
+	api.GET("/reservations/:id", s.getReservation, s.requireUser)
+	api.GET("/me/reservations", s.myReservations, s.requireUser)
+	api.POST("/payments", s.createPayment, s.requireUser)
+	api.POST("/payments/:id/confirm", s.confirmPayment, s.requireUser)
+	api.POST("/tickets/book", s.book, s.requireUser)
+	api.POST("/tickets/cancel", s.cancel, s.requireUser)
+	api.GET("/me/bookings", s.myBookings, s.requireUser)
 }
 
 func (s *Server) healthz(c echo.Context) error {

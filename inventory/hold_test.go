@@ -1,0 +1,214 @@
+package inventory_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"boxoffice/inventory"
+)
+
+func TestHoldSeatsIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.load(t, seated("VIP", "00000"))
+	f.admit(t, "ann", "bob")
+
+	h, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "h1", []string{"1A", "1B"}, 6)
+	require.NoError(t, err)
+	require.Equal(t, &inventory.Hold{ID: "h1", EventID: f.ev, ZoneID: "VIP", UserID: "ann", Seats: []string{"1A", "1B"}, Quantity: 2}, h)
+
+	_, err = f.inv.HoldSeats(ctx, f.ev, "VIP", "bob", "h2", []string{"1C", "1B", "1A"}, 6)
+	var taken *inventory.SeatTakenError
+	require.ErrorAs(t, err, &taken)
+	require.Equal(t, []string{"1B", "1A"}, taken.Seats, "names every seat that is gone, in the order asked")
+	require.ErrorIs(t, err, inventory.ErrSeatTaken)
+	require.Contains(t, err.Error(), "1B, 1A")
+
+	require.Equal(t, map[string]string{"1A": "RESERVED", "1B": "RESERVED", "1C": "AVAILABLE", "1D": "AVAILABLE", "1E": "AVAILABLE"},
+		f.seats(t, "VIP"), "the refused hold took nothing, not even 1C")
+	require.Equal(t, inventory.ZoneCounts{ZoneID: "VIP", Available: 3, Held: 2}, f.counts(t, "VIP"))
+}
+
+// Fifty fans click the same seat at once: exactly one gets it.
+func TestHoldSeatsOneWinnerUnderRace(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.load(t, seated("VIP", "0000000000"))
+	const n = 50
+	fans := make([]string, n)
+	for i := range fans {
+		fans[i] = fmt.Sprintf("fan%d", i)
+	}
+	f.admit(t, fans...)
+
+	var (
+		wg             sync.WaitGroup
+		mu             sync.Mutex
+		winners, taken int
+		start          = make(chan struct{})
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, err := f.inv.HoldSeats(context.Background(), f.ev, "VIP", fans[i], fmt.Sprintf("h%d", i), []string{"1E"}, 6)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				winners++
+			case errors.Is(err, inventory.ErrSeatTaken):
+				taken++
+			default:
+				t.Errorf("fan %d: %v", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	require.Equal(t, 1, winners)
+	require.Equal(t, n-1, taken)
+	require.Equal(t, inventory.ZoneCounts{ZoneID: "VIP", Available: 9, Held: 1}, f.counts(t, "VIP"))
+}
+
+// Forty fans want three tickets each from a pool of 100: 33 get them, nobody
+// gets a partial hold, and the counters add up to the capacity.
+func TestHoldQuantityNeverOversells(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.load(t, pool("GA", 100))
+	const n, q = 40, 3
+	var (
+		wg               sync.WaitGroup
+		mu               sync.Mutex
+		winners, refused int
+		start            = make(chan struct{})
+	)
+	for i := range n {
+		fan := fmt.Sprintf("fan%d", i)
+		f.admit(t, fan)
+		wg.Go(func() {
+			<-start
+			_, err := f.inv.HoldQuantity(context.Background(), f.ev, "GA", fan, "h-"+fan, q, 6)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				winners++
+			case errors.Is(err, inventory.ErrNotEnough):
+				refused++
+			default:
+				t.Errorf("%s: %v", fan, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	require.Equal(t, 100/q, winners)
+	require.Equal(t, n-100/q, refused)
+	c := f.counts(t, "GA")
+	require.Equal(t, inventory.ZoneCounts{ZoneID: "GA", Available: 100 - winners*q, Held: winners * q}, c)
+	require.Equal(t, 100, c.Available+c.Held+c.Booked)
+}
+
+func TestHoldRefusals(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.load(t, seated("VIP", "0000", "0000"), pool("GA", 10))
+	f.admit(t, "ann")
+	// bob's session ended a moment ago: it is still in the set until the
+	// admission step sweeps it, and must not count.
+	require.NoError(t, f.rdb.ZAdd(ctx, "ev:{"+f.ev+"}:active", redisZ(f.clock.now().Add(-time.Millisecond), "bob")).Err())
+	_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "taken", []string{"2D"}, 6)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name    string
+		hold    func() error
+		wantErr error
+	}{
+		{"never admitted", func() error {
+			_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "cyd", "x1", []string{"1A"}, 6)
+			return err
+		}, inventory.ErrNotAdmitted},
+		{"session expired", func() error {
+			_, err := f.inv.HoldQuantity(ctx, f.ev, "GA", "bob", "x2", 1, 6)
+			return err
+		}, inventory.ErrNotAdmitted},
+		{"over the limit with what is held", func() error {
+			_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "x3", []string{"1A", "1B"}, 2)
+			return err
+		}, inventory.ErrLimitReached},
+		{"over the limit in one go", func() error {
+			_, err := f.inv.HoldQuantity(ctx, f.ev, "GA", "ann", "x4", 7, 6)
+			return err
+		}, inventory.ErrLimitReached},
+		{"best available over the limit", func() error {
+			_, err := f.inv.HoldBest(ctx, f.ev, "VIP", "ann", "x5", 3, 3)
+			return err
+		}, inventory.ErrLimitReached},
+		{"unknown seat", func() error {
+			_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "x6", []string{"1A", "9Z"}, 6)
+			return err
+		}, inventory.ErrUnknownSeat},
+		{"unknown zone", func() error {
+			_, err := f.inv.HoldQuantity(ctx, f.ev, "PIT", "ann", "x7", 1, 6)
+			return err
+		}, inventory.ErrUnknownZone},
+		{"seats in a pool", func() error {
+			_, err := f.inv.HoldSeats(ctx, f.ev, "GA", "ann", "x8", []string{"1A"}, 6)
+			return err
+		}, inventory.ErrWrongKind},
+		{"a quantity of a seated zone", func() error {
+			_, err := f.inv.HoldQuantity(ctx, f.ev, "VIP", "ann", "x9", 1, 6)
+			return err
+		}, inventory.ErrWrongKind},
+		{"more than the pool has", func() error {
+			_, err := f.inv.HoldQuantity(ctx, f.ev, "GA", "ann", "x10", 11, 0)
+			return err
+		}, inventory.ErrNotEnough},
+		{"hold id used before", func() error {
+			_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "taken", []string{"1A"}, 6)
+			return err
+		}, inventory.ErrHoldExists},
+		{"nothing asked", func() error {
+			_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "x11", nil, 6)
+			return err
+		}, inventory.ErrNoTickets},
+		{"event not loaded", func() error {
+			_, err := f.inv.HoldQuantity(ctx, "ev_not_loaded_"+f.ev, "GA", "ann", "x12", 1, 6)
+			return err
+		}, inventory.ErrNotLoaded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.ErrorIs(t, tt.hold(), tt.wantErr)
+		})
+	}
+	require.Equal(t, inventory.ZoneCounts{ZoneID: "VIP", Available: 7, Held: 1}, f.counts(t, "VIP"), "no refusal took a seat")
+	require.Equal(t, inventory.ZoneCounts{ZoneID: "GA", Available: 10}, f.counts(t, "GA"))
+}
+
+// The limit counts booked tickets as well as held ones, across zones.
+func TestHoldLimitCountsBookedAcrossZones(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.load(t, seated("VIP", "0000"), pool("GA", 10))
+	f.admit(t, "ann")
+	_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "h1", []string{"1A", "1B"}, 4)
+	require.NoError(t, err)
+	require.NoError(t, f.inv.MarkBooked(ctx, f.ev, "h1"))
+	_, err = f.inv.HoldQuantity(ctx, f.ev, "GA", "ann", "h2", 2, 4)
+	require.NoError(t, err)
+	_, err = f.inv.HoldQuantity(ctx, f.ev, "GA", "ann", "h3", 1, 4)
+	require.ErrorIs(t, err, inventory.ErrLimitReached)
+	require.Contains(t, err.Error(), "4 held or booked")
+}

@@ -1,0 +1,43 @@
+-- Puts a hold's tickets back on sale. Idempotent: a hold released or booked
+-- already, or unknown, changes nothing and returns 0. The record stays, marked
+-- released, for a while: a repeated call stays a no-op, and a rebuild from a
+-- snapshot read before the release can tell the release is newer.
+-- KEYS: users, holds, ended (zset hold -> end ms), zone meta, zone state.
+-- ARGV: hold_id, zone_id, now_ms, keep_ms.
+-- Returns {'OK', tickets released} or {'RETRY'} when the hold is not in that zone.
+local users, holds, ended, meta, state = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local id, zone, now, keep = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+
+local raw = redis.call('HGET', holds, id)
+if not raw then return {'OK', 0} end
+local h = cjson.decode(raw)
+if h.z ~= zone then return {'RETRY'} end
+if h.s ~= 'h' then return {'OK', 0} end
+
+-- Only tickets still held move, so a drifted byte is never made available.
+local n, size = 0, 0
+if h.o then
+  for _, o in ipairs(h.o) do
+    if redis.call('GETRANGE', state, o, o) == '1' then
+      redis.call('SETRANGE', state, o, '0')
+      n = n + 1
+    end
+  end
+  size = #h.o
+else
+  n = math.min(h.q, tonumber(redis.call('HGET', meta, 'held') or '0'))
+  size = h.q
+end
+redis.call('HINCRBY', meta, 'held', -n)
+redis.call('HINCRBY', meta, 'avail', n)
+if redis.call('HINCRBY', users, h.u, -size) <= 0 then redis.call('HDEL', users, h.u) end
+
+h.s, h.e = 'r', now
+redis.call('HSET', holds, id, cjson.encode(h))
+redis.call('ZADD', ended, now, id)
+-- Forget a few long-ended holds each time: the cost stays O(1) per call.
+for _, old in ipairs(redis.call('ZRANGEBYSCORE', ended, '-inf', now - keep, 'LIMIT', 0, 16)) do
+  redis.call('HDEL', holds, old)
+  redis.call('ZREM', ended, old)
+end
+return {'OK', size}

@@ -1,0 +1,259 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"boxoffice/booking"
+	"boxoffice/inventory"
+	"boxoffice/queue"
+	"boxoffice/realtime"
+	"boxoffice/store"
+)
+
+// sessionHeader carries the signed session token. Optional: without it the
+// caller's active session is looked up; with it, the token must be the one of
+// that session.
+const sessionHeader = "X-Session-Token"
+
+type reserveRequest struct {
+	EventID       string   `json:"event_id"`
+	ZoneID        string   `json:"zone_id"`
+	Seats         []string `json:"seats"`
+	Quantity      int      `json:"quantity"`
+	BestAvailable bool     `json:"best_available"`
+	UserID        string   `json:"user_id"`
+}
+
+func invalidField(field, msg string) error {
+	return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: field + " " + msg,
+		Details: map[string]any{"field": field}}
+}
+
+func (s *Server) reserve(c echo.Context) error {
+	var r reserveRequest
+	if err := decode(c, &r); err != nil {
+		return err
+	}
+	u := currentUser(c)
+	if r.UserID != "" && r.UserID != u.ID {
+		return newError(http.StatusForbidden, "forbidden", "user_id must be your own id (or left out)")
+	}
+	if r.EventID == "" {
+		return invalidField("event_id", "is required")
+	}
+	ev, err := s.eventByID(c.Request().Context(), r.EventID)
+	if err != nil {
+		return err
+	}
+	z, ok := ev.Zone(r.ZoneID)
+	if !ok {
+		return invalidField("zone_id", "is not a zone of "+ev.ID)
+	}
+	switch {
+	case len(r.Seats) > 0 && (r.Quantity != 0 || r.BestAvailable):
+		return invalidField("seats", "go alone: ask for seats, or for a quantity")
+	case len(r.Seats) > 0 && z.Kind != store.ZoneSeated:
+		return invalidField("seats", "are for seated zones; "+z.ID+" is general admission: ask for a quantity")
+	case len(r.Seats) > ev.MaxTicketsPerUser:
+		return &apiError{Status: http.StatusConflict, Code: "limit_reached", Message: "at most " + strconv.Itoa(ev.MaxTicketsPerUser) + " tickets per fan"}
+	case len(r.Seats) == 0 && (r.Quantity <= 0 || r.Quantity > ev.MaxTicketsPerUser):
+		if r.Quantity > ev.MaxTicketsPerUser {
+			return &apiError{Status: http.StatusConflict, Code: "limit_reached", Message: "at most " + strconv.Itoa(ev.MaxTicketsPerUser) + " tickets per fan"}
+		}
+		return invalidField("quantity", "must be at least 1 (or name seats)")
+	case r.BestAvailable && z.Kind != store.ZoneSeated:
+		return invalidField("best_available", "is for seated zones")
+	case len(r.Seats) == 0 && z.Kind == store.ZoneSeated && !r.BestAvailable:
+		return invalidField("seats", "are needed in a seated zone, or set best_available with a quantity")
+	}
+	slices.Sort(r.Seats)
+	if len(slices.Compact(slices.Clone(r.Seats))) != len(r.Seats) {
+		return invalidField("seats", "name a seat twice")
+	}
+	sess, err := s.line.Session(c.Request().Context(), queue.EventOf(ev), u.ID, c.Request().Header.Get(sessionHeader))
+	if err != nil {
+		return err
+	}
+	h, err := s.booking.Reserve(c.Request().Context(), booking.Request{Event: ev, ZoneID: z.ID, UserID: u.ID,
+		SessionID: sess.ID, Until: sess.ExpiresAt, Seats: r.Seats, Quantity: r.Quantity, BestAvailable: r.BestAvailable})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]*store.Hold{"reservation": h})
+}
+
+func (s *Server) getReservation(c echo.Context) error {
+	h, err := s.booking.Mine(c.Request().Context(), c.Param("id"), currentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]*store.Hold{"reservation": h})
+}
+
+func (s *Server) myReservations(c echo.Context) error {
+	hs, err := s.store.HoldsOf(c.Request().Context(), currentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	if hs == nil {
+		hs = []*store.Hold{}
+	}
+	return c.JSON(http.StatusOK, map[string][]*store.Hold{"reservations": hs})
+}
+
+func (s *Server) createPayment(c echo.Context) error {
+	var r struct {
+		ReservationID string `json:"reservation_id"`
+	}
+	if err := decode(c, &r); err != nil {
+		return err
+	}
+	if r.ReservationID == "" {
+		return invalidField("reservation_id", "is required")
+	}
+	p, err := s.booking.Pay(c.Request().Context(), r.ReservationID, currentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]*store.Payment{"payment": p})
+}
+
+func (s *Server) confirmPayment(c echo.Context) error {
+	var r struct {
+		CardNumber string `json:"card_number"`
+	}
+	if err := decode(c, &r); err != nil {
+		return err
+	}
+	p, err := s.booking.Confirm(c.Request().Context(), c.Param("id"), currentUser(c).ID, r.CardNumber)
+	if err != nil {
+		return err
+	}
+	if p.Status == store.PaymentFailed {
+		return &apiError{Status: http.StatusPaymentRequired, Code: "card_declined",
+			Message: "the card was declined; try another card", Details: map[string]any{"payment_id": p.ID}}
+	}
+	return c.JSON(http.StatusOK, map[string]*store.Payment{"payment": p})
+}
+
+type bookRequest struct {
+	ReservationID string `json:"reservation_id"`
+	PaymentID     string `json:"payment_id"`
+	// The original design's shape: the hold is found from the payment.
+	EventID string   `json:"event_id"`
+	ZoneID  string   `json:"zone_id"`
+	Seats   []string `json:"seats"`
+}
+
+func (s *Server) book(c echo.Context) error {
+	var r bookRequest
+	if err := decode(c, &r); err != nil {
+		return err
+	}
+	if r.PaymentID == "" {
+		return invalidField("payment_id", "is required")
+	}
+	u := currentUser(c)
+	if r.ReservationID == "" {
+		p, err := s.store.Payment(c.Request().Context(), r.PaymentID)
+		if err != nil || p.UserID != u.ID {
+			return notFound("payment " + r.PaymentID)
+		}
+		r.ReservationID = p.HoldID
+	}
+	b, err := s.booking.Book(c.Request().Context(), r.ReservationID, r.PaymentID, u.ID)
+	if err != nil {
+		return err
+	}
+	// A fan who has booked and holds nothing more is done shopping.
+	if left, err := s.store.ActiveHoldsOfSession(c.Request().Context(), b.EventID, u.ID); err == nil && len(left) == 0 {
+		if ev, err := s.eventByID(c.Request().Context(), b.EventID); err == nil {
+			_, _ = s.line.Leave(c.Request().Context(), queue.EventOf(ev), u.ID)
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]*store.Booking{"booking": b})
+}
+
+func (s *Server) cancel(c echo.Context) error {
+	var r struct {
+		ReservationID string `json:"reservation_id"`
+		BookingID     string `json:"booking_id"`
+	}
+	if err := decode(c, &r); err != nil {
+		return err
+	}
+	u := currentUser(c)
+	switch {
+	case (r.ReservationID == "") == (r.BookingID == ""):
+		return invalidField("reservation_id", "or booking_id: give exactly one")
+	case r.ReservationID != "":
+		h, err := s.booking.Release(c.Request().Context(), r.ReservationID, u.ID)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]*store.Hold{"reservation": h})
+	}
+	b, err := s.booking.CancelBooking(c.Request().Context(), r.BookingID, u.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]*store.Booking{"booking": b})
+}
+
+func (s *Server) myBookings(c echo.Context) error {
+	bs, err := s.store.BookingsOf(c.Request().Context(), currentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	if bs == nil {
+		bs = []*store.Booking{}
+	}
+	return c.JSON(http.StatusOK, map[string][]*store.Booking{"bookings": bs})
+}
+
+// Booking is the reserve → pay → book → cancel flow; *booking.Service satisfies it.
+type Booking interface {
+	Reserve(ctx context.Context, r booking.Request) (*store.Hold, error)
+	Mine(ctx context.Context, holdID, userID string) (*store.Hold, error)
+	Release(ctx context.Context, holdID, userID string) (*store.Hold, error)
+	EndSession(ctx context.Context, eventID, userID string) error
+	Pay(ctx context.Context, holdID, userID string) (*store.Payment, error)
+	Confirm(ctx context.Context, paymentID, userID, card string) (*store.Payment, error)
+	Book(ctx context.Context, holdID, paymentID, userID string) (*store.Booking, error)
+	CancelBooking(ctx context.Context, bookingID, userID string) (*store.Booking, error)
+}
+
+// Counter reads live counts without PostgreSQL; *inventory.Inventory satisfies it.
+type Counter interface {
+	Counts(ctx context.Context, eventID string) ([]inventory.ZoneCounts, error)
+}
+
+// Notifier publishes what booking changes to every replica's live clients.
+type Notifier struct {
+	Hub       Hub
+	Inventory Counter
+}
+
+// TicketsChanged publishes a zone's new availability and its changed seats.
+func (n Notifier) TicketsChanged(ctx context.Context, eventID, zoneID string, seats map[string]string) {
+	if counts, err := n.Inventory.Counts(ctx, eventID); err == nil {
+		for _, z := range counts {
+			if z.ZoneID == zoneID {
+				_ = n.Hub.Publish(ctx, eventID, realtime.Message{Type: realtime.TypeAvailabilityUpdate, ZoneID: zoneID, AvailableTickets: z.Available})
+			}
+		}
+	}
+	if len(seats) > 0 {
+		_ = n.Hub.Publish(ctx, eventID, realtime.Message{Type: realtime.TypeSeatUpdate, ZoneID: zoneID, Seats: seats})
+	}
+}
+
+// HoldExpired tells the fan whose reservation ran out.
+func (n Notifier) HoldExpired(ctx context.Context, h *store.Hold) {
+	_ = n.Hub.Publish(ctx, h.EventID, realtime.Message{Type: realtime.TypeReservationExpired, UserID: h.UserID, ReservationID: h.ID})
+}
