@@ -130,6 +130,14 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 	go controller.Run(ctx)
 	go api.KeepPresence(ctx)
 	go sales.RunExpiry(ctx, 250*time.Millisecond)
+	go sales.RunDriftCheck(ctx, func(ctx context.Context) ([]string, error) {
+		events, err := db.OnSale(ctx)
+		ids := make([]string, len(events))
+		for i, e := range events {
+			ids[i] = e.ID
+		}
+		return ids, err
+	}, 30*time.Second)
 
 	srv := &http.Server{
 		Addr:              cfg.Addr,

@@ -55,6 +55,7 @@ type Inventory interface {
 	ReleaseBooking(ctx context.Context, eventID, bookingID, zoneID, userID string, seats []string, qty int) error
 	Loaded(ctx context.Context, eventID string) (bool, error)
 	Rebuild(ctx context.Context, snap *inventory.Snapshot) error
+	Drift(ctx context.Context, snap *inventory.Snapshot) ([]string, error)
 }
 
 // Notifier hears of every change fans should see live.
@@ -270,6 +271,61 @@ func (s *Service) Rebuild(ctx context.Context, eventID string) error {
 	}
 	s.log.InfoContext(ctx, "inventory rebuilt from postgres", "event", eventID)
 	return nil
+}
+
+// CheckDrift compares Redis with PostgreSQL and repairs Redis when they disagree.
+// Holds in flight show as differences for a moment, so a difference must still
+// be there on a second look before it is repaired.
+func (s *Service) CheckDrift(ctx context.Context, eventID string) (repaired bool, err error) {
+	if ok, err := s.inv.Loaded(ctx, eventID); err != nil || !ok {
+		if err != nil {
+			return false, err
+		}
+		return true, s.Rebuild(ctx, eventID)
+	}
+	for look := 0; look < 2; look++ {
+		snap, err := s.store.InventorySnapshot(ctx, eventID)
+		if err != nil {
+			return false, err
+		}
+		diffs, err := s.inv.Drift(ctx, snap)
+		if err != nil || len(diffs) == 0 {
+			return false, err
+		}
+		if look == 1 {
+			s.log.WarnContext(ctx, "inventory drifted from postgres", "event", eventID, "differences", diffs)
+			return true, s.inv.Rebuild(ctx, snap)
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	return false, nil
+}
+
+// RunDriftCheck checks every event on sale every interval, until ctx ends.
+func (s *Service) RunDriftCheck(ctx context.Context, events func(ctx context.Context) ([]string, error), interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ids, err := events(ctx)
+		if err != nil {
+			s.log.WarnContext(ctx, "list events for the drift check", "err", err)
+			continue
+		}
+		for _, id := range ids {
+			if _, err := s.CheckDrift(ctx, id); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "drift check", "event", id, "err", err)
+			}
+		}
+	}
 }
 
 func (s *Service) rebuildSoon(eventID string) {

@@ -136,16 +136,10 @@ func (s *Service) CancelBooking(ctx context.Context, bookingID, userID string) (
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.store.Payment(ctx, b.PaymentID)
-	if err == nil {
-		if err := s.provider.Refund(context.WithoutCancel(ctx), p.ProviderRef); err != nil {
-			s.log.ErrorContext(ctx, "refund cancelled booking", "booking", b.ID, "err", err)
-		} else {
-			_, err = s.store.SetPaymentStatus(context.WithoutCancel(ctx), p.ID, store.PaymentRefunded)
-		}
-	}
-	if err != nil {
-		s.log.ErrorContext(ctx, "record refund", "booking", b.ID, "err", err)
+	if err := s.refundBooking(ctx, b); err != nil {
+		// The tickets are back on sale either way; the reconciliation finds
+		// a payment left unrefunded.
+		s.log.ErrorContext(ctx, "refund cancelled booking", "booking", b.ID, "err", err)
 	}
 	seats := make([]string, 0, len(b.Tickets))
 	for _, t := range b.Tickets {
@@ -160,4 +154,17 @@ func (s *Service) CancelBooking(ctx context.Context, bookingID, userID string) (
 	h := &store.Hold{Tickets: b.Tickets}
 	s.notify.TicketsChanged(ctx, b.EventID, b.ZoneID, seatStates(h, inventory.Available))
 	return b, nil
+}
+
+func (s *Service) refundBooking(ctx context.Context, b *store.Booking) error {
+	ctx = context.WithoutCancel(ctx)
+	p, err := s.store.Payment(ctx, b.PaymentID)
+	if err != nil {
+		return err
+	}
+	if err := s.provider.Refund(ctx, p.ProviderRef); err != nil {
+		return err
+	}
+	_, err = s.store.SetPaymentStatus(ctx, p.ID, store.PaymentRefunded)
+	return err
 }

@@ -11,8 +11,10 @@ import (
 
 // ZoneCounts are a zone's live ticket counts.
 type ZoneCounts struct {
-	ZoneID                  string
-	Available, Held, Booked int
+	ZoneID    string `json:"zone_id"`
+	Available int    `json:"available_tickets"`
+	Held      int    `json:"reserved_tickets"`
+	Booked    int    `json:"booked_tickets"`
 }
 
 // Counts reads every zone's counts from Redis alone, in the order of the event's

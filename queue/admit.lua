@@ -3,7 +3,7 @@
 -- stays under the cap (and the optional rate cap allows). Work is bounded by the
 -- fans admitted or skipped, never by the length of the line.
 -- ARGV: now_ms, opens_ms, max_active, claim_ms, rate_per_s (0: none), presence_ms, max_scan,
--- sold_out (1: nothing on sale or held, so nobody is admitted until tickets come back).
+-- sold_out (1: nothing on sale, so nobody is admitted until tickets come back).
 -- Returns {state, adm, admitted users, dropped users, expired "user|session_id", rate*1000, adm before}.
 local q, lobby, who, gone, seen, pending, active, sess, samples =
   KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]

@@ -18,9 +18,10 @@ type Supply struct {
 	Admitted  int64 // admitted so far
 }
 
-// SoldOut is true when nothing is on sale or held: nobody else can buy, and the
-// line stops admitting until tickets come back.
-func (s Supply) SoldOut() bool { return s.Available+s.Held <= 0 }
+// SoldOut is true when nothing is on sale: nobody admitted now could buy, so the
+// line stops admitting and says so, until tickets come back (a hold released or
+// expired, a booking cancelled). With nothing held either, it is final.
+func (s Supply) SoldOut() bool { return s.Available <= 0 }
 
 // perFan is the tickets an admitted fan takes, as measured so far. Before enough
 // fans have shopped it assumes two, the most common party.

@@ -20,6 +20,7 @@ func TestOutlook(t *testing.T) {
 		{name: "near the end", supply: queue.Supply{Available: 1000}, position: 450, want: "uncertain"},
 		{name: "beyond what is left", supply: queue.Supply{Available: 1000}, position: 600, want: "unlikely"},
 		{name: "held may come back", supply: queue.Supply{Available: 100, Held: 1000}, position: 100, want: "uncertain"},
+		{name: "all held", supply: queue.Supply{Held: 10}, position: 1, want: "unlikely"},
 		{name: "shoppers ahead count", supply: queue.Supply{Available: 100, Shoppers: 50}, position: 1, want: "unlikely"},
 		{name: "measured parties of four", supply: queue.Supply{Available: 400, Booked: 400, Admitted: 100}, position: 150, want: "unlikely"},
 		{name: "sold out", supply: queue.Supply{Booked: 10}, position: 1, want: "unlikely"},
@@ -30,5 +31,6 @@ func TestOutlook(t *testing.T) {
 		})
 	}
 	require.True(t, queue.Supply{Booked: 5}.SoldOut())
-	require.False(t, queue.Supply{Held: 1}.SoldOut())
+	require.True(t, queue.Supply{Held: 1}.SoldOut(), "nothing on sale while everything is held")
+	require.False(t, queue.Supply{Available: 1}.SoldOut())
 }

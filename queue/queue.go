@@ -59,7 +59,7 @@ type Event struct {
 	Claim         time.Duration
 	Hold          time.Duration
 	Presence      time.Duration
-	// SoldOut pauses admission: nothing is on sale or held.
+	// SoldOut pauses admission: nothing is on sale.
 	SoldOut bool
 }
 

@@ -109,7 +109,7 @@ func (s *Server) OnStep(ctx context.Context, ev queue.Event, step *queue.Step) {
 	}
 	msg := realtime.Message{Type: realtime.TypeQueueTick, Admitted: step.Admitted, EtaRate: step.Rate, AdmittedUsers: step.Users}
 	if e, err := s.eventByID(ctx, ev.ID); err == nil {
-		if sup, err := s.supply(ctx, e); err == nil {
+		if sup, err := s.supply(ctx, e, false); err == nil {
 			msg.TicketsLeft = sup.Available
 			msg.GoodUntil, msg.UnlikelyFrom = sup.Thresholds()
 			if sup.SoldOut() {

@@ -137,6 +137,7 @@ func (s *Server) routes() {
 	api.POST("/tickets/book", s.book, s.requireUser)
 	api.POST("/tickets/cancel", s.cancel, s.requireUser)
 	api.GET("/me/bookings", s.myBookings, s.requireUser)
+	api.POST("/events/:id/inventory/rebuild", s.rebuildInventory, s.requireOrganizer)
 }
 
 func (s *Server) healthz(c echo.Context) error {

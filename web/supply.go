@@ -27,18 +27,24 @@ type cachedSupply struct {
 }
 
 // supply is the event's inventory as the line sees it: live counts from Redis,
-// or PostgreSQL's while Redis has not loaded the event.
-func (s *Server) supply(ctx context.Context, ev *store.Event) (queue.Supply, error) {
+// or PostgreSQL's while Redis has not loaded the event. Status calls take it
+// from a cache; the admission controller reads it fresh (and refreshes the cache)
+// so that a sell-out stops admission at the very next step.
+func (s *Server) supply(ctx context.Context, ev *store.Event, fresh bool) (queue.Supply, error) {
 	s.supplies.mu.Lock()
 	hit, ok := s.supplies.entries[ev.ID]
 	s.supplies.mu.Unlock()
-	if ok && time.Since(hit.at) < supplyTTL {
+	if ok && !fresh && time.Since(hit.at) < supplyTTL {
 		return hit.s, nil
 	}
 	var sup queue.Supply
 	counts, err := s.inv.Counts(ctx, ev.ID)
 	if err != nil || len(counts) == 0 {
-		sup = queue.Supply{Available: ev.AvailableTickets, Held: ev.ReservedTickets, Booked: ev.BookedTickets}
+		counted, err := s.eventByID(ctx, ev.ID) // with its zones' counts
+		if err != nil {
+			return sup, err
+		}
+		sup = queue.Supply{Available: counted.AvailableTickets, Held: counted.ReservedTickets, Booked: counted.BookedTickets}
 	}
 	for _, z := range counts {
 		sup.Available += z.Available
@@ -61,7 +67,7 @@ func (s *Server) supply(ctx context.Context, ev *store.Event) (queue.Supply, err
 
 // withSupply fills in what the inventory tells a fan in line.
 func (s *Server) withSupply(ctx context.Context, ev *store.Event, p *queue.Place) (*placeResponse, error) {
-	sup, err := s.supply(ctx, ev)
+	sup, err := s.supply(ctx, ev, false)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +102,7 @@ func (s *Server) LineEvents(ctx context.Context) ([]queue.Event, error) {
 	out := make([]queue.Event, 0, len(events))
 	for _, e := range events {
 		qe := queue.EventOf(e)
-		if sup, err := s.supply(ctx, e); err == nil {
+		if sup, err := s.supply(ctx, e, true); err == nil {
 			qe.SoldOut = sup.SoldOut()
 			s.announceSoldOut(ctx, e.ID, qe.SoldOut)
 		}

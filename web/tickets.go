@@ -205,6 +205,23 @@ func (s *Server) cancel(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]*store.Booking{"booking": b})
 }
 
+// rebuildInventory replaces the event's live inventory in Redis with the
+// database's state (organizers; the drift check does the same on its own).
+func (s *Server) rebuildInventory(c echo.Context) error {
+	ev, err := s.event(c)
+	if err != nil {
+		return err
+	}
+	if err := s.booking.Rebuild(c.Request().Context(), ev.ID); err != nil {
+		return err
+	}
+	counts, err := s.inv.Counts(c.Request().Context(), ev.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"event_id": ev.ID, "zones": counts})
+}
+
 func (s *Server) myBookings(c echo.Context) error {
 	bs, err := s.store.BookingsOf(c.Request().Context(), currentUser(c).ID)
 	if err != nil {
@@ -226,6 +243,7 @@ type Booking interface {
 	Confirm(ctx context.Context, paymentID, userID, card string) (*store.Payment, error)
 	Book(ctx context.Context, holdID, paymentID, userID string) (*store.Booking, error)
 	CancelBooking(ctx context.Context, bookingID, userID string) (*store.Booking, error)
+	Rebuild(ctx context.Context, eventID string) error
 }
 
 // Counter reads live counts without PostgreSQL; *inventory.Inventory satisfies it.

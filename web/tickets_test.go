@@ -2,12 +2,17 @@ package web_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"boxoffice/queue"
 	"boxoffice/store"
+	"boxoffice/store/storetest"
 )
 
 // shopper is a fan admitted to an event, ready to buy.
@@ -133,4 +138,88 @@ func TestReserveRefusals(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, r.Status, "%s", r.Body)
 	r = e.call(http.MethodPost, "/api/v1/tickets/reserve", ann, map[string]any{"event_id": id, "zone_id": "VIP", "seats": []string{"3A"}, "user_id": "usr_someone_else"})
 	require.Equal(t, http.StatusForbidden, r.Status)
+}
+
+// stepLine runs one admission step the way the controller does, sell-out
+// included.
+func (e *env) stepLine(eventID string) {
+	e.t.Helper()
+	events, err := e.api.LineEvents(context.Background())
+	require.NoError(e.t, err)
+	ctl := queue.NewController(queue.New(e.rdb, e.signer, time.Now), nil, e.api.OnStep, time.Second,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, ev := range events {
+		if ev.ID == eventID {
+			ctl.Step(context.Background(), ev)
+		}
+	}
+}
+
+// A tiny event: the line says sold_out and stops admitting once the last ticket
+// is held, and admits again when the hold is released.
+func TestSellOutPausesAndResumesTheLine(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	u := storetest.Organizer(t, e.db)
+	ev := storetest.Event(t, e.db, u.ID, 2)
+	storetest.CleanRedis(t, e.rdb, ev.ID)
+	_, err := e.db.UpdateEvent(context.Background(), ev.ID, settingsMax(2))
+	require.NoError(t, err)
+	path := "/api/v1/events/" + ev.ID + "/queue"
+	ann, bob, cat := e.fanJoins(path), e.fanJoins(path), e.fanJoins(path)
+	watcher := e.dialLive(t, ev.ID, "")
+	e.stepLine(ev.ID)
+	require.Equal(t, "admitted", e.call(http.MethodGet, path, ann, nil).JSON(t)["status"])
+	require.Equal(t, "admitted", e.call(http.MethodGet, path, bob, nil).JSON(t)["status"])
+
+	r := e.call(http.MethodPost, "/api/v1/tickets/reserve", ann, reserveBody(ev.ID, "GA", nil, 2))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	hold := r.JSON(t)["reservation"].(map[string]any)["id"]
+	require.Equal(t, http.StatusOK, e.call(http.MethodDelete, path, bob, nil).Status) // a slot frees up
+	require.Eventually(t, func() bool {
+		e.stepLine(ev.ID)
+		return e.call(http.MethodGet, path, cat, nil).JSON(t)["status"] == "sold_out"
+	}, 5*time.Second, 100*time.Millisecond)
+	watcher.await("sold out for everyone", func(m map[string]any) bool { return m["sale_status"] == "sold_out" })
+	e.stepLine(ev.ID)
+	require.Equal(t, "sold_out", e.call(http.MethodGet, path, cat, nil).JSON(t)["status"], "nobody is admitted")
+
+	require.Equal(t, http.StatusOK, e.call(http.MethodPost, "/api/v1/tickets/cancel", ann, map[string]any{"reservation_id": hold}).Status)
+	require.Eventually(t, func() bool {
+		e.stepLine(ev.ID)
+		return e.call(http.MethodGet, path, cat, nil).JSON(t)["status"] == "admitted"
+	}, 5*time.Second, 100*time.Millisecond)
+	watcher.await("back on sale", func(m map[string]any) bool { return m["sale_status"] == "open" })
+}
+
+// fanJoins registers a fan who joins the line at path.
+func (e *env) fanJoins(path string) string {
+	e.t.Helper()
+	token, _ := e.fan()
+	require.Equal(e.t, http.StatusOK, e.call(http.MethodPost, path, token, nil).Status)
+	return token
+}
+
+// A payment that succeeds after its hold expired is refunded, and no ticket is sold.
+func TestLatePaymentIsRefunded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.seatedEvent(5)
+	ann := e.shopper(id)
+	r := e.call(http.MethodPost, "/api/v1/tickets/reserve", ann, reserveBody(id, "VIP", []string{"1A"}, 0))
+	hold := r.JSON(t)["reservation"].(map[string]any)["id"].(string)
+	r = e.call(http.MethodPost, "/api/v1/payments", ann, map[string]any{"reservation_id": hold})
+	pay := r.JSON(t)["payment"].(map[string]any)["id"].(string)
+	_, err := e.db.EndHold(context.Background(), hold, store.HoldExpired) // the hold runs out meanwhile
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, e.call(http.MethodPost, "/api/v1/payments/"+pay+"/confirm", ann, map[string]any{"card_number": "4242424242424242"}).Status)
+
+	r = e.call(http.MethodPost, "/api/v1/tickets/book", ann, map[string]any{"reservation_id": hold, "payment_id": pay})
+	require.Equal(t, http.StatusGone, r.Status, "%s", r.Body)
+	var status string
+	require.NoError(t, e.db.Pool().QueryRow(context.Background(), `SELECT status FROM payments WHERE id = $1`, pay).Scan(&status))
+	require.Equal(t, store.PaymentRefunded, status)
+	var bookings int
+	require.NoError(t, e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM bookings WHERE hold_id = $1`, hold).Scan(&bookings))
+	require.Zero(t, bookings)
 }
