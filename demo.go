@@ -42,7 +42,7 @@ func demo(ctx context.Context, cfg *config, stdout io.Writer) error {
 			return fmt.Errorf("-opens-at: want RFC 3339 such as 2026-12-01T10:00:00Z, got %q", cfg.DemoOpensAt)
 		}
 	}
-	_, err = db.CreateEvent(ctx, demoConcert(opensAt), org.ID)
+	_, err = db.CreateEvent(ctx, store.DemoConcert(demoEventID, opensAt), org.ID)
 	switch {
 	case err == nil:
 		fmt.Fprintf(stdout, "demo concert: %s, 10000 tickets, sale opens %s\n", demoEventID, opensAt.Format(time.RFC3339))
@@ -85,38 +85,4 @@ func demoOrganizer(ctx context.Context, db *store.DB, cfg *config, stdout io.Wri
 		return nil, fmt.Errorf("demo organizer: %w", err)
 	}
 	return u, nil
-}
-
-func demoConcert(opensAt time.Time) store.NewEvent {
-	ptr := func(v int64) *int64 { return &v }
-	ga := 7000
-	n := store.NewEvent{ID: demoEventID}
-	name, venue := "Boxoffice Live: The Stadium Tour", "Riverside Stadium"
-	startsAt, lobby := opensAt.Add(60*24*time.Hour), opensAt.Add(-time.Hour)
-	n.Name, n.Venue, n.StartsAt, n.SaleOpensAt, n.LobbyOpensAt = &name, &venue, &startsAt, &opensAt, &lobby
-	n.Zones = []store.NewZone{
-		{ID: "GA", Name: "General Admission", Kind: store.ZonePool, Capacity: &ga, PriceCents: ptr(9900)},
-		{ID: "VIP", Name: "VIP", Kind: store.ZoneSeated, Rows: vipRows(2900), PriceCents: ptr(45000)},
-		{ID: "PIT", Name: "Millionaire Pit", Kind: store.ZoneSeated, Rows: fixedRows(5, 20), PriceCents: ptr(1_000_000)},
-	}
-	return n
-}
-
-// vipRows widens from 20 seats at the stage to 40 at the back, as a bowl does.
-func vipRows(total int) []store.Row {
-	var rows []store.Row
-	for n := 1; total > 0; n++ {
-		seats := min(20+n-1, 40, total)
-		rows = append(rows, store.Row{Row: fmt.Sprint(n), Seats: seats})
-		total -= seats
-	}
-	return rows
-}
-
-func fixedRows(count, seats int) []store.Row {
-	rows := make([]store.Row, count)
-	for i := range rows {
-		rows[i] = store.Row{Row: fmt.Sprint(i + 1), Seats: seats}
-	}
-	return rows
 }

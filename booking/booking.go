@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"boxoffice/inventory"
 	"boxoffice/payments"
 	"boxoffice/store"
@@ -68,6 +70,7 @@ type Notifier interface {
 
 // Service runs the flow. Safe for concurrent use, on every replica at once.
 type Service struct {
+	rebuilds singleflight.Group // one rebuild per event at a time per replica
 	store    Store
 	inv      Inventory
 	provider payments.Provider
@@ -261,16 +264,22 @@ func (s *Service) ensureLoaded(ctx context.Context, eventID string) error {
 }
 
 // Rebuild replaces the event's Redis inventory with the database's state.
+// Concurrent calls for one event share one rebuild: after a flush, a crowd of
+// reserves must not each read every ticket.
 func (s *Service) Rebuild(ctx context.Context, eventID string) error {
-	snap, err := s.store.InventorySnapshot(ctx, eventID)
-	if err != nil {
-		return fmt.Errorf("rebuild %s: %w", eventID, err)
-	}
-	if err := s.inv.Rebuild(ctx, snap); err != nil {
-		return fmt.Errorf("rebuild %s: %w", eventID, err)
-	}
-	s.log.InfoContext(ctx, "inventory rebuilt from postgres", "event", eventID)
-	return nil
+	_, err, _ := s.rebuilds.Do(eventID, func() (any, error) {
+		ctx := context.WithoutCancel(ctx)
+		snap, err := s.store.InventorySnapshot(ctx, eventID)
+		if err != nil {
+			return nil, fmt.Errorf("rebuild %s: %w", eventID, err)
+		}
+		if err := s.inv.Rebuild(ctx, snap); err != nil {
+			return nil, fmt.Errorf("rebuild %s: %w", eventID, err)
+		}
+		s.log.InfoContext(ctx, "inventory rebuilt from postgres", "event", eventID)
+		return nil, nil
+	})
+	return err
 }
 
 // CheckDrift compares Redis with PostgreSQL and repairs Redis when they disagree.

@@ -1,13 +1,24 @@
 package web_test
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/stretchr/testify/require"
+
+	"boxoffice/queue"
+	"boxoffice/store"
+	"boxoffice/store/storetest"
 )
 
 // BenchmarkJoinQueue measures joins per second through the HTTP API (auth,
@@ -68,4 +79,91 @@ func BenchmarkEchoBaseline(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// BenchmarkSellOutDemo sells the demo concert's 10,000 tickets to 2,000 shoppers
+// through the HTTP API of one instance: join, admission, reserve (pool quantities
+// and best-available seats), pay with the test card, book. It reports the time
+// from the first join to the last booking. Run it once: -benchtime 1x.
+func BenchmarkSellOutDemo(b *testing.B) {
+	e := newEnv(b)
+	ctx := context.Background()
+	org := storetest.Organizer(b, e.db)
+	n := store.DemoConcert(store.NewID("demo"), time.Now().Add(-time.Minute))
+	maxActive := 2000
+	n.MaxActiveShoppers = &maxActive
+	ev, err := e.db.CreateEvent(ctx, n, org.ID)
+	require.NoError(b, err)
+	storetest.CleanRedis(b, e.rdb, ev.ID)
+	tokens := make([]string, 2000)
+	for i := range tokens {
+		tokens[i], _ = e.fan()
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	ctl := queue.NewController(queue.New(e.rdb, e.signer, time.Now), func(context.Context) ([]queue.Event, error) {
+		return []queue.Event{queue.EventOf(ev)}, nil
+	}, e.api.OnStep, 100*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go ctl.Run(runCtx)
+
+	b.ResetTimer()
+	start := time.Now()
+	var (
+		wg   sync.WaitGroup
+		sold atomic.Int64
+	)
+	for i, token := range tokens {
+		rng := rand.New(rand.NewPCG(uint64(i), 3))
+		wg.Go(func() { sold.Add(int64(shop(e, token, ev.ID, rng))) })
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(elapsed.Seconds(), "s-to-sell-out")
+	b.ReportMetric(float64(sold.Load()), "tickets-sold")
+	outcomes.Range(func(k, _ any) bool { b.Log(k); return true })
+	var booked int
+	require.NoError(b, e.db.Pool().QueryRow(ctx, `SELECT count(*) FROM tickets WHERE event_id = $1 AND status = 'BOOKED'`, ev.ID).Scan(&booked))
+	require.Equal(b, int(sold.Load()), booked)
+}
+
+var outcomes sync.Map
+
+// shop is one shopper's visit: wait for admission, then buy one party of five
+// or six (demand exceeds supply), trying other zones when one has no room; it
+// returns the tickets bought. Booking ends the fan's session.
+func shop(e *env, token, eventID string, rng *rand.Rand) int {
+	path := "/api/v1/events/" + eventID + "/queue"
+	if r := e.call(http.MethodPost, path, token, nil); r.Status != http.StatusOK {
+		outcomes.Store("join "+string(r.Body), true)
+		return 0
+	}
+	for e.call(http.MethodGet, path, token, nil).JSON(e.t)["status"] != "admitted" {
+		time.Sleep(100 * time.Millisecond)
+	}
+	qty := 5 + rng.IntN(2)
+	for range 6 {
+		body := map[string]any{"event_id": eventID, "zone_id": "GA", "quantity": qty}
+		switch z := rng.IntN(10); {
+		case z == 0:
+			body = map[string]any{"event_id": eventID, "zone_id": "PIT", "quantity": qty, "best_available": true}
+		case z < 4:
+			body = map[string]any{"event_id": eventID, "zone_id": "VIP", "quantity": qty, "best_available": true}
+		}
+		r := e.call(http.MethodPost, "/api/v1/tickets/reserve", token, body)
+		if r.Status != http.StatusCreated {
+			outcomes.Store("reserve "+r.ErrorCode(e.t), true)
+			continue
+		}
+		hold := r.JSON(e.t)["reservation"].(map[string]any)["id"]
+		r = e.call(http.MethodPost, "/api/v1/payments", token, map[string]any{"reservation_id": hold})
+		pay := r.JSON(e.t)["payment"].(map[string]any)["id"].(string)
+		e.call(http.MethodPost, "/api/v1/payments/"+pay+"/confirm", token, map[string]any{"card_number": "4242424242424242"})
+		r = e.call(http.MethodPost, "/api/v1/tickets/book", token, map[string]any{"reservation_id": hold, "payment_id": pay})
+		if r.Status == http.StatusOK {
+			return qty
+		}
+		outcomes.Store("book "+r.ErrorCode(e.t), true)
+	}
+	return 0
 }
