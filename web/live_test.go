@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"boxoffice/queue"
+	"boxoffice/store"
 )
 
 // liveClient is a fan's WebSocket on one instance.
@@ -132,4 +133,41 @@ func TestLivePingPongAndAnonymousWatchers(t *testing.T) {
 	watcher.await("sale status", isType("sale.update"))
 	require.NoError(t, watcher.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"ping"}`)))
 	watcher.await("pong", isType("pong"))
+}
+
+// Every change reaches watchers as availability and seat updates, and a fan
+// whose hold runs out is told so, with no request of theirs needed.
+func TestLiveInventoryUpdates(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.seatedEvent(5)
+	hold := 2
+	_, err := e.db.UpdateEvent(context.Background(), id, store.Settings{HoldSeconds: &hold})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go e.sales.RunExpiry(ctx, 100*time.Millisecond)
+
+	watcher := e.dialLive(t, id, "")
+	watcher.await("the snapshot", isType("sale.update"))
+	ann := e.shopper(id)
+	annLive := e.dialLive(t, id, ann)
+	annLive.await("ann's snapshot", isType("availability.update"))
+
+	r := e.call(http.MethodPost, "/api/v1/tickets/reserve", ann, reserveBody(id, "VIP", []string{"2B", "2C"}, 0))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	holdID := r.JSON(t)["reservation"].(map[string]any)["id"]
+	watcher.await("VIP availability", func(m map[string]any) bool {
+		return m["type"] == "availability.update" && m["zone_id"] == "VIP" && m["available_tickets"] == 13.0
+	})
+	watcher.await("the seats taken", func(m map[string]any) bool {
+		seats, _ := m["seats"].(map[string]any)
+		return m["type"] == "seat.update" && seats["2B"] == "RESERVED"
+	})
+	expired := annLive.await("ann's hold expiring", isType("reservation.expired"))
+	require.Equal(t, holdID, expired["reservation_id"])
+	watcher.await("the seats back on sale", func(m map[string]any) bool {
+		seats, _ := m["seats"].(map[string]any)
+		return m["type"] == "seat.update" && seats["2B"] == "AVAILABLE"
+	})
 }
