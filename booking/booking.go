@@ -40,6 +40,8 @@ type Store interface {
 	ActiveHoldsOfSession(ctx context.Context, eventID, userID string) ([]string, error)
 	CreatePayment(ctx context.Context, p *store.Payment) error
 	Payment(ctx context.Context, id string) (*store.Payment, error)
+	PaymentByRef(ctx context.Context, provider, ref string) (*store.Payment, error)
+	UnsettledPayments(ctx context.Context) ([]*store.Payment, error)
 	SetPaymentStatus(ctx context.Context, id, status string) (*store.Payment, error)
 	Book(ctx context.Context, holdID, paymentID string) (*store.Booking, error)
 	Booking(ctx context.Context, id string) (*store.Booking, error)

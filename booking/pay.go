@@ -76,7 +76,11 @@ func (s *Service) Book(ctx context.Context, holdID, paymentID, userID string) (*
 	if err != nil {
 		return nil, err
 	}
-	if status != store.PaymentSucceeded && status != store.PaymentRefunded {
+	switch status {
+	case store.PaymentSucceeded:
+	case store.PaymentRefunded:
+		return nil, ErrRefunded
+	default:
 		return nil, ErrNotPaid
 	}
 	if p.Status != status {
@@ -84,17 +88,21 @@ func (s *Service) Book(ctx context.Context, holdID, paymentID, userID string) (*
 			return nil, err
 		}
 	}
+	return s.book(ctx, h, p)
+}
+
+// book sells a hold whose payment succeeded. The database decides once: a
+// second call for the same payment gets the same booking; a hold that is gone
+// gets its payment refunded.
+func (s *Service) book(ctx context.Context, h *store.Hold, p *store.Payment) (*store.Booking, error) {
 	b, err := s.store.Book(context.WithoutCancel(ctx), h.ID, p.ID)
 	switch {
-	case errors.Is(err, store.ErrHoldNotActive):
+	case errors.Is(err, store.ErrHoldNotActive), errors.Is(err, store.ErrHoldBooked):
+		// Gone, or already sold with another payment of the fan's: this money
+		// buys nothing, so it goes back.
 		return nil, s.refund(ctx, p)
-	case errors.Is(err, store.ErrHoldBooked):
-		return nil, ErrPaymentMismatch
 	case err != nil:
 		return nil, err
-	}
-	if p.Status == store.PaymentRefunded {
-		return b, nil // booked before; the refund belongs to a cancellation
 	}
 	if err := s.inv.MarkBooked(context.WithoutCancel(ctx), h.EventID, h.ID); err != nil {
 		s.log.WarnContext(ctx, "mark redis hold booked", "hold", h.ID, "err", err)
@@ -102,6 +110,66 @@ func (s *Service) Book(ctx context.Context, holdID, paymentID, userID string) (*
 	}
 	s.notify.TicketsChanged(ctx, h.EventID, h.ZoneID, seatStates(h, inventory.Booked))
 	return b, nil
+}
+
+// Settle acts on a provider's word (a signed webhook) that a payment changed:
+// succeeded books the hold without the fan coming back (or refunds, if the hold
+// is gone); failed leaves the hold until it expires; refunded is recorded. A
+// payment only moves forward, so late and repeated words change nothing.
+func (s *Service) Settle(ctx context.Context, provider, ref, status string) error {
+	p, err := s.store.PaymentByRef(ctx, provider, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // not ours (another integration on the same account)
+	}
+	if err != nil {
+		return err
+	}
+	if p, err = s.store.SetPaymentStatus(ctx, p.ID, status); err != nil {
+		return err
+	}
+	if status != store.PaymentSucceeded || p.Status != store.PaymentSucceeded {
+		return nil
+	}
+	h, err := s.store.Hold(ctx, p.HoldID)
+	if err != nil {
+		return err
+	}
+	if _, err = s.book(ctx, h, p); errors.Is(err, ErrRefunded) {
+		return nil // settled by a refund
+	}
+	return err
+}
+
+// Reconcile settles payments that succeeded without a booking or a refund:
+// books them while their hold is active, refunds them otherwise. It returns how
+// many it settled.
+func (s *Service) Reconcile(ctx context.Context) (int, error) {
+	ps, err := s.store.UnsettledPayments(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range ps {
+		status, err := s.provider.Status(ctx, p.ProviderRef)
+		if err != nil {
+			return n, err
+		}
+		if status != store.PaymentSucceeded {
+			if _, err := s.store.SetPaymentStatus(ctx, p.ID, status); err != nil {
+				return n, err
+			}
+			continue
+		}
+		h, err := s.store.Hold(ctx, p.HoldID)
+		if err != nil {
+			return n, err
+		}
+		if _, err := s.book(ctx, h, p); err != nil && !errors.Is(err, ErrRefunded) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // refund gives back a payment whose hold is gone, and says so.

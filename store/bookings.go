@@ -285,3 +285,49 @@ func (db *DB) SetPaymentStatusByRef(ctx context.Context, provider, ref, status s
 	}
 	return nil
 }
+
+// PaymentByRef finds a payment by its provider's reference.
+func (db *DB) PaymentByRef(ctx context.Context, provider, ref string) (*Payment, error) {
+	p, err := scanPayment(db.pool.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE provider = $1 AND provider_ref = $2`, provider, ref))
+	if err != nil {
+		return nil, fmt.Errorf("payment %s: %w", ref, err)
+	}
+	return p, nil
+}
+
+// FirstDelivery records a provider event and reports whether it is new; a
+// repeated delivery must have no further effect.
+func (db *DB) FirstDelivery(ctx context.Context, provider, id, typ string) (bool, error) {
+	tag, err := db.pool.Exec(ctx, `INSERT INTO webhook_events (id, provider, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, id, provider, typ)
+	if err != nil {
+		return false, fmt.Errorf("record webhook %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// ForgetDelivery undoes FirstDelivery when handling failed, so the provider's
+// retry is handled again.
+func (db *DB) ForgetDelivery(ctx context.Context, provider, id string) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM webhook_events WHERE provider = $1 AND id = $2`, provider, id); err != nil {
+		return fmt.Errorf("forget webhook %s: %w", id, err)
+	}
+	return nil
+}
+
+// UnsettledPayments lists payments that succeeded without a booking and were not
+// refunded: money taken with no tickets, for the reconciliation to settle.
+func (db *DB) UnsettledPayments(ctx context.Context) ([]*Payment, error) {
+	const q = `
+		SELECT ` + paymentColumns + ` FROM payments p
+		WHERE p.status = 'succeeded' AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.payment_id = p.id)
+		ORDER BY p.created_at`
+	rows, err := db.pool.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("unsettled payments: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Payment, error) { return scanPayment(r) })
+	if err != nil {
+		return nil, fmt.Errorf("unsettled payments: %w", err)
+	}
+	return out, nil
+}
