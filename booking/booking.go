@@ -41,7 +41,7 @@ type Store interface {
 	CreatePayment(ctx context.Context, p *store.Payment) error
 	Payment(ctx context.Context, id string) (*store.Payment, error)
 	PaymentByRef(ctx context.Context, provider, ref string) (*store.Payment, error)
-	UnsettledPayments(ctx context.Context) ([]*store.Payment, error)
+	UnsettledPayments(ctx context.Context, provider string) ([]*store.Payment, error)
 	SetPaymentStatus(ctx context.Context, id, status string) (*store.Payment, error)
 	Book(ctx context.Context, holdID, paymentID string) (*store.Booking, error)
 	Booking(ctx context.Context, id string) (*store.Booking, error)

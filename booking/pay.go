@@ -140,11 +140,12 @@ func (s *Service) Settle(ctx context.Context, provider, ref, status string) erro
 	return err
 }
 
-// Reconcile settles payments that succeeded without a booking or a refund:
-// books them while their hold is active, refunds them otherwise. It returns how
-// many it settled.
+// Reconcile asks the provider about every payment without a booking that
+// succeeded or is still pending (a lost webhook), and settles those that
+// succeeded: booked while their hold is active, refunded otherwise. It returns
+// how many it settled.
 func (s *Service) Reconcile(ctx context.Context) (int, error) {
-	ps, err := s.store.UnsettledPayments(ctx)
+	ps, err := s.store.UnsettledPayments(ctx, s.provider.Name())
 	if err != nil {
 		return 0, err
 	}
@@ -155,10 +156,17 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 			return n, err
 		}
 		if status != store.PaymentSucceeded {
-			if _, err := s.store.SetPaymentStatus(ctx, p.ID, status); err != nil {
-				return n, err
+			if status == store.PaymentFailed || status == store.PaymentRefunded {
+				if _, err := s.store.SetPaymentStatus(ctx, p.ID, status); err != nil {
+					return n, err
+				}
 			}
 			continue
+		}
+		if p.Status != status {
+			if p, err = s.store.SetPaymentStatus(ctx, p.ID, status); err != nil {
+				return n, err
+			}
 		}
 		h, err := s.store.Hold(ctx, p.HoldID)
 		if err != nil {

@@ -314,14 +314,16 @@ func (db *DB) ForgetDelivery(ctx context.Context, provider, id string) error {
 	return nil
 }
 
-// UnsettledPayments lists payments that succeeded without a booking and were not
-// refunded: money taken with no tickets, for the reconciliation to settle.
-func (db *DB) UnsettledPayments(ctx context.Context) ([]*Payment, error) {
+// UnsettledPayments lists a provider's payments that succeeded, or are still
+// pending, without a booking: money that may be taken with no tickets, for the
+// reconciliation to settle.
+func (db *DB) UnsettledPayments(ctx context.Context, provider string) ([]*Payment, error) {
 	const q = `
 		SELECT ` + paymentColumns + ` FROM payments p
-		WHERE p.status = 'succeeded' AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.payment_id = p.id)
+		WHERE p.provider = $1 AND p.status IN ('succeeded', 'pending')
+		  AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.payment_id = p.id)
 		ORDER BY p.created_at`
-	rows, err := db.pool.Query(ctx, q)
+	rows, err := db.pool.Query(ctx, q, provider)
 	if err != nil {
 		return nil, fmt.Errorf("unsettled payments: %w", err)
 	}
