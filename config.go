@@ -28,7 +28,14 @@ type config struct {
 	MigrateDirection  string
 	AuditSource       string
 	AuditJoinID       string
-	DemoOpensAt       string
+	PaymentsAction    string
+
+	PaymentsProvider     string
+	StripeSecretKey      string
+	StripeWebhookSecret  string
+	StripePublishableKey string
+	StripeAPIBase        string
+	DemoOpensAt          string
 
 	redisOptions *redis.UniversalOptions
 }
@@ -51,6 +58,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	case "serve", "healthcheck":
 		fs.StringVar(&cfg.Addr, "addr", env("BOXOFFICE_ADDR", ":8080"), "listen address (BOXOFFICE_ADDR)")
 	case "migrate":
+	case "payments":
 	case "verify-shuffle":
 		fs.StringVar(&cfg.AuditJoinID, "join-id", "", "print only this join id's place")
 	case "demo":
@@ -63,8 +71,15 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		fs.StringVar(&cfg.OrganizerEmail, "organizer-email", getenv("BOXOFFICE_ORGANIZER_EMAIL"), "make this account an organizer at start (BOXOFFICE_ORGANIZER_EMAIL)")
 		fs.StringVar(&cfg.OrganizerPassword, "organizer-password", getenv("BOXOFFICE_ORGANIZER_PASSWORD"), "its password (BOXOFFICE_ORGANIZER_PASSWORD)")
 	}
-	if cmd == "serve" {
+	if cmd == "serve" || cmd == "payments" {
 		fs.StringVar(&cfg.RedisURL, "redis-url", env("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL (REDIS_URL)")
+		fs.StringVar(&cfg.PaymentsProvider, "payments-provider", env("PAYMENTS_PROVIDER", "test"), "test or stripe (PAYMENTS_PROVIDER)")
+		fs.StringVar(&cfg.StripeSecretKey, "stripe-secret-key", getenv("STRIPE_SECRET_KEY"), "Stripe secret key (STRIPE_SECRET_KEY)")
+		fs.StringVar(&cfg.StripeWebhookSecret, "stripe-webhook-secret", getenv("STRIPE_WEBHOOK_SECRET"), "Stripe webhook signing secret (STRIPE_WEBHOOK_SECRET)")
+		fs.StringVar(&cfg.StripePublishableKey, "stripe-publishable-key", getenv("STRIPE_PUBLISHABLE_KEY"), "Stripe publishable key, for the payment page (STRIPE_PUBLISHABLE_KEY)")
+		fs.StringVar(&cfg.StripeAPIBase, "stripe-api-base", getenv("STRIPE_API_BASE"), "Stripe API URL, e.g. a stripe-mock for tests (STRIPE_API_BASE)")
+	}
+	if cmd == "serve" {
 		fs.StringVar(&cfg.Secret, "secret", getenv("BOXOFFICE_SECRET"), "signing secret, at least 32 characters (BOXOFFICE_SECRET)")
 		secure, err := parseBool("BOXOFFICE_SECURE_COOKIES", env("BOXOFFICE_SECURE_COOKIES", "false"))
 		if err != nil {
@@ -93,6 +108,12 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 			return nil, fmt.Errorf("migrate: unknown direction %q (want up, down or version)", d)
 		}
 	}
+	if cmd == "payments" {
+		if len(rest) != 1 || rest[0] != "reconcile" {
+			return nil, fmt.Errorf("payments: the command is `boxoffice payments reconcile`")
+		}
+		cfg.PaymentsAction, rest = rest[0], nil
+	}
 	if cmd == "verify-shuffle" {
 		if len(rest) != 1 {
 			return nil, fmt.Errorf("verify-shuffle: give the audit's URL (…/queue/audit), a file, or - for stdin")
@@ -118,7 +139,7 @@ func (c *config) validate(cmd string) error {
 	if (c.OrganizerEmail == "") != (c.OrganizerPassword == "") {
 		return errors.New("BOXOFFICE_ORGANIZER_EMAIL and BOXOFFICE_ORGANIZER_PASSWORD go together: set both or neither")
 	}
-	if cmd != "serve" {
+	if cmd != "serve" && cmd != "payments" {
 		return nil
 	}
 	opts, err := redisOptions(c.RedisURL)
@@ -126,6 +147,21 @@ func (c *config) validate(cmd string) error {
 		return fmt.Errorf("REDIS_URL is malformed (%v): want redis://host:6379/0, got %q", err, redact(c.RedisURL))
 	}
 	c.redisOptions = opts
+	switch c.PaymentsProvider {
+	case "test":
+	case "stripe":
+		if c.StripeSecretKey == "" || c.StripeWebhookSecret == "" {
+			return errors.New("PAYMENTS_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET")
+		}
+		if c.StripeAPIBase != "" && !hasScheme(c.StripeAPIBase, "http", "https") {
+			return fmt.Errorf("STRIPE_API_BASE is malformed: want http(s)://host:port, got %q", c.StripeAPIBase)
+		}
+	default:
+		return fmt.Errorf("PAYMENTS_PROVIDER is %q: want test or stripe", c.PaymentsProvider)
+	}
+	if cmd != "serve" {
+		return nil
+	}
 	switch {
 	case c.Secret == "":
 		return errors.New("BOXOFFICE_SECRET is not set: give at least 32 random characters, e.g. from `openssl rand -hex 32`")

@@ -35,6 +35,7 @@ commands:
   migrate [up|down|version] apply or inspect the database schema
   demo                     create the demo organizer and concert (safe to repeat)
   healthcheck              exit 0 when the local server answers /healthz
+  payments reconcile       settle payments that succeeded without a booking or a refund
   verify-shuffle [-join-id ID] <audit URL|file|->
                            recompute a lobby's shuffled order from its audit
 
@@ -85,6 +86,8 @@ func run(ctx context.Context, log *slog.Logger, args []string, getenv func(strin
 		return healthcheck(ctx, cfg)
 	case "verify-shuffle":
 		return verifyShuffle(ctx, cfg, stdout)
+	case "payments":
+		return reconcile(ctx, log, cfg, stdout)
 	}
 	panic("unreachable: loadConfig accepts only known commands")
 }
@@ -121,11 +124,20 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 		Log:        log,
 		OnAdmitted: func(eventID string, users []string) { api.OnAdmitted(eventID, users) },
 	})
-	sales := booking.New(db, inv, payments.NewTestProvider(db), web.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
-	api = web.New(web.Config{
-		Store: db, Line: line, Hub: hub, Booking: sales, Inventory: inv, Log: log, SecureCookies: cfg.SecureCookies,
-		PingRedis: func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
-	})
+	provider, stripe, err := paymentProvider(cfg, db)
+	if err != nil {
+		return err
+	}
+	sales := booking.New(db, inv, provider, web.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
+	webCfg := web.Config{
+		Store: db, Line: line, Hub: hub, Booking: sales, Settler: sales, Inventory: inv, Log: log,
+		SecureCookies: cfg.SecureCookies,
+		PingRedis:     func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+	}
+	if stripe != nil {
+		webCfg.Webhooks, webCfg.PublishableKey = stripe, stripe.PublishableKey()
+	}
+	api = web.New(webCfg)
 	controller := queue.NewController(line, api.LineEvents, api.OnStep, 200*time.Millisecond, log)
 	go controller.Run(ctx)
 	go api.KeepPresence(ctx)
@@ -215,5 +227,49 @@ func healthcheck(ctx context.Context, cfg *config) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("healthcheck: %s", resp.Status)
 	}
+	return nil
+}
+
+// paymentProvider is the configured provider; with Stripe, also the Stripe
+// client for webhooks.
+func paymentProvider(cfg *config, db *store.DB) (payments.Provider, *payments.Stripe, error) {
+	if cfg.PaymentsProvider != "stripe" {
+		return payments.NewTestProvider(db), nil, nil
+	}
+	s, err := payments.NewStripe(payments.StripeConfig{SecretKey: cfg.StripeSecretKey, WebhookSecret: cfg.StripeWebhookSecret,
+		PublishableKey: cfg.StripePublishableKey, APIBase: cfg.StripeAPIBase})
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s, nil
+}
+
+// reconcile settles payments that succeeded without a booking or a refund: books
+// them while their hold lasts, refunds them otherwise.
+func reconcile(ctx context.Context, log *slog.Logger, cfg *config, stdout io.Writer) error {
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	rdb, err := openRedis(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	db := store.New(pool)
+	provider, _, err := paymentProvider(cfg, db)
+	if err != nil {
+		return err
+	}
+	inv := inventory.New(rdb, time.Now)
+	hub := realtime.NewHub(rdb, realtime.Options{Log: log})
+	defer hub.Close()
+	sales := booking.New(db, inv, provider, web.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
+	n, err := sales.Reconcile(ctx)
+	if err != nil {
+		return fmt.Errorf("payments reconcile: %w", err)
+	}
+	fmt.Fprintf(stdout, "%d %s payments settled (booked, or refunded where the hold was gone)\n", n, provider.Name())
 	return nil
 }

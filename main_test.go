@@ -42,6 +42,8 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{name: "bad addr", env: map[string]string{"BOXOFFICE_SECRET": secret, "BOXOFFICE_ADDR": "8080"}, want: "BOXOFFICE_ADDR is malformed"},
 		{name: "half organizer", env: map[string]string{"BOXOFFICE_SECRET": secret, "BOXOFFICE_ORGANIZER_EMAIL": "a@b.example"}, want: "BOXOFFICE_ORGANIZER_EMAIL and BOXOFFICE_ORGANIZER_PASSWORD"},
 		{name: "bad bool", env: map[string]string{"BOXOFFICE_SECRET": secret, "BOXOFFICE_SECURE_COOKIES": "yes please"}, want: "BOXOFFICE_SECURE_COOKIES is malformed"},
+		{name: "unknown provider", env: map[string]string{"BOXOFFICE_SECRET": secret, "PAYMENTS_PROVIDER": "paypal"}, want: "PAYMENTS_PROVIDER is \"paypal\""},
+		{name: "stripe without keys", env: map[string]string{"BOXOFFICE_SECRET": secret, "PAYMENTS_PROVIDER": "stripe"}, want: "needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

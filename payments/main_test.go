@@ -90,20 +90,22 @@ func findStripeMock() (string, error) {
 	if p, err := exec.LookPath("stripe-mock"); err == nil {
 		return p, nil
 	}
-	out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
-	if err == nil {
-		lines := strings.Split(string(out), "\n")
-		dirs := []string{strings.TrimSpace(lines[0])}
-		if len(lines) > 1 {
-			dirs = append(dirs, filepath.Join(filepath.SplitList(strings.TrimSpace(lines[1]))[0], "bin"))
+	var dirs []string
+	if out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output(); err == nil {
+		lines := strings.Split(string(out), "\n") // GOBIN's line is empty when unset
+		if gobin := strings.TrimSpace(lines[0]); gobin != "" {
+			dirs = append(dirs, gobin)
 		}
-		for _, d := range dirs {
-			p := filepath.Join(d, "stripe-mock")
-			if d != "" && d != "bin" {
-				if _, err := os.Stat(p); err == nil {
-					return p, nil
-				}
+		if len(lines) > 1 {
+			if paths := filepath.SplitList(strings.TrimSpace(lines[1])); len(paths) > 0 {
+				dirs = append(dirs, filepath.Join(paths[0], "bin"))
 			}
+		}
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, "stripe-mock")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
 		}
 	}
 	return "", errors.New("stripe-mock not found on PATH or in $(go env GOPATH)/bin: run `make test`, which installs it")

@@ -15,8 +15,8 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 )
 
-// DefaultStripeMaxRetries is the MaxRetries the server's config should use
-// when none is set. StripeConfig's zero value means no retries, as tests want.
+// DefaultStripeMaxRetries is how often a request is retried when
+// StripeConfig.MaxRetries is 0.
 const DefaultStripeMaxRetries = 2
 
 var (
@@ -40,7 +40,7 @@ type StripeConfig struct {
 	APIBase        string // "" is Stripe's real API; tests point it at stripe-mock
 	// MaxRetries is how often stripe-go retries a request Stripe says is safe
 	// to retry (network errors, 409, Stripe-Should-Retry), with backoff and the
-	// same idempotency key. 0 means none; see DefaultStripeMaxRetries.
+	// same idempotency key. 0 is DefaultStripeMaxRetries; negative is none.
 	MaxRetries int
 }
 
@@ -69,9 +69,6 @@ func (c StripeConfig) validate() error {
 		if u, err := url.Parse(c.APIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("API base %q is not an http(s) URL", c.APIBase))
 		}
-	}
-	if c.MaxRetries < 0 {
-		errs = append(errs, errors.New("max retries must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("stripe config: %w", err)
@@ -106,12 +103,19 @@ func NewStripe(cfg StripeConfig) (*Stripe, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	retries := cfg.MaxRetries
+	switch {
+	case retries == 0:
+		retries = DefaultStripeMaxRetries
+	case retries < 0:
+		retries = 0
+	}
 	backend := func(typ stripe.SupportedBackend) stripe.Backend {
 		bc := &stripe.BackendConfig{
 			// Per attempt: refunds run on contexts without a deadline.
 			HTTPClient:        &http.Client{Timeout: 30 * time.Second},
 			LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull}, // we return errors; callers log
-			MaxNetworkRetries: stripe.Int64(int64(cfg.MaxRetries)),
+			MaxNetworkRetries: stripe.Int64(int64(retries)),
 		}
 		if cfg.APIBase != "" {
 			bc.URL = stripe.String(cfg.APIBase)

@@ -91,6 +91,12 @@ func toAPIError(err error) (e *apiError, unexpected bool) {
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: err.Error(), Details: map[string]any{"field": "card_number"}}, false
 	case errors.Is(err, payments.ErrNotConfirmable):
 		return newError(http.StatusConflict, "not_confirmable", err.Error()), false
+	case errors.Is(err, payments.ErrDeclined):
+		return newError(http.StatusPaymentRequired, "card_declined", "the card was declined; try another card"), false
+	case errors.Is(err, payments.ErrProviderBusy):
+		return newError(http.StatusServiceUnavailable, "provider_unavailable", "the payment provider is busy or unreachable; retry shortly"), true
+	case errors.Is(err, payments.ErrProviderRejected):
+		return newError(http.StatusBadGateway, "provider_rejected", "the payment provider refused the request; it has been logged"), true
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("resource"), false
 	case errors.Is(err, store.ErrBadCredentials):

@@ -39,7 +39,7 @@ type env struct {
 	inv    *inventory.Inventory
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB, opts ...func(*web.Config)) *env {
 	t.Helper()
 	db := storetest.DB(t)
 	rdb := storetest.Redis(t)
@@ -53,7 +53,11 @@ func newEnv(t testing.TB) *env {
 	inv := inventory.New(rdb, time.Now)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sales := booking.New(db, inv, payments.NewTestProvider(db), web.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
-	api = web.New(web.Config{Store: db, Line: line, Hub: hub, Booking: sales, Inventory: inv, Log: log})
+	cfg := web.Config{Store: db, Line: line, Hub: hub, Booking: sales, Settler: sales, Inventory: inv, Log: log}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	api = web.New(cfg)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return &env{t: t, db: db, rdb: rdb, signer: signer, srv: srv, api: api, sales: sales, inv: inv}

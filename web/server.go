@@ -34,6 +34,8 @@ type Store interface {
 	Payment(ctx context.Context, id string) (*store.Payment, error)
 	ActiveHoldsOfSession(ctx context.Context, eventID, userID string) ([]string, error)
 	OnSale(ctx context.Context) ([]*store.Event, error)
+	FirstDelivery(ctx context.Context, provider, id, typ string) (bool, error)
+	ForgetDelivery(ctx context.Context, provider, id string) error
 	ClaimIdempotencyKey(ctx context.Context, scope, key string, hash []byte) (*store.StoredResponse, error)
 	SaveIdempotentResponse(ctx context.Context, scope, key string, r store.StoredResponse) error
 	ReleaseIdempotencyKey(ctx context.Context, scope, key string) error
@@ -49,6 +51,11 @@ type Config struct {
 	// Booking sells tickets; Inventory counts them live.
 	Booking   Booking
 	Inventory Counter
+	// Webhooks verifies Stripe's deliveries (nil without Stripe); Settler acts
+	// on them. PublishableKey goes to the payment page.
+	Webhooks       WebhookVerifier
+	Settler        Settler
+	PublishableKey string
 	// PingRedis is checked by /readyz.
 	PingRedis func(ctx context.Context) error
 	Log       *slog.Logger
@@ -63,6 +70,9 @@ type Server struct {
 	hub           Hub
 	booking       Booking
 	inv           Counter
+	webhooks      WebhookVerifier
+	settler       Settler
+	publishable   string
 	liveState     liveState
 	events        eventCache
 	tokens        tokenCache
@@ -83,6 +93,9 @@ func New(cfg Config) *Server {
 		hub:           cfg.Hub,
 		booking:       cfg.Booking,
 		inv:           cfg.Inventory,
+		webhooks:      cfg.Webhooks,
+		settler:       cfg.Settler,
+		publishable:   cfg.PublishableKey,
 		liveState:     liveState{open: map[string]bool{}, touched: map[string]time.Time{}},
 		pingRedis:     cfg.PingRedis,
 		log:           cfg.Log,
@@ -138,6 +151,7 @@ func (s *Server) routes() {
 	api.POST("/tickets/cancel", s.cancel, s.requireUser)
 	api.GET("/me/bookings", s.myBookings, s.requireUser)
 	api.POST("/events/:id/inventory/rebuild", s.rebuildInventory, s.requireOrganizer)
+	api.POST("/webhooks/stripe", s.stripeWebhook)
 }
 
 func (s *Server) healthz(c echo.Context) error {

@@ -120,7 +120,11 @@ func (s *Server) createPayment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, map[string]*store.Payment{"payment": p})
+	resp := map[string]any{"payment": p}
+	if s.publishable != "" { // Stripe's Payment Element needs it beside the client secret
+		resp["publishable_key"] = s.publishable
+	}
+	return c.JSON(http.StatusCreated, resp)
 }
 
 func (s *Server) confirmPayment(c echo.Context) error {
