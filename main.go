@@ -266,10 +266,13 @@ func reconcile(ctx context.Context, log *slog.Logger, cfg *config, stdout io.Wri
 	hub := realtime.NewHub(rdb, realtime.Options{Log: log})
 	defer hub.Close()
 	sales := booking.New(db, inv, provider, web.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
-	n, err := sales.Reconcile(ctx)
+	done, err := sales.Reconcile(ctx)
+	for _, d := range done {
+		fmt.Fprintf(stdout, "%s\t%s\t%s\n", d.PaymentID, d.ProviderRef, d.Outcome)
+	}
 	if err != nil {
 		return fmt.Errorf("payments reconcile: %w", err)
 	}
-	fmt.Fprintf(stdout, "%d %s payments settled (booked, or refunded where the hold was gone)\n", n, provider.Name())
+	fmt.Fprintf(stdout, "%d %s payments settled\n", len(done), provider.Name())
 	return nil
 }

@@ -140,44 +140,52 @@ func (s *Service) Settle(ctx context.Context, provider, ref, status string) erro
 	return err
 }
 
+// Settled is what the reconciliation did with one payment.
+type Settled struct {
+	PaymentID, ProviderRef string
+	Outcome                string // "booked" or "refunded"
+}
+
 // Reconcile asks the provider about every payment without a booking that
 // succeeded or is still pending (a lost webhook), and settles those that
-// succeeded: booked while their hold is active, refunded otherwise. It returns
-// how many it settled.
-func (s *Service) Reconcile(ctx context.Context) (int, error) {
+// succeeded: booked while their hold is active, refunded otherwise.
+func (s *Service) Reconcile(ctx context.Context) ([]Settled, error) {
 	ps, err := s.store.UnsettledPayments(ctx, s.provider.Name())
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	var done []Settled
 	for _, p := range ps {
 		status, err := s.provider.Status(ctx, p.ProviderRef)
 		if err != nil {
-			return n, err
+			return done, err
 		}
 		if status != store.PaymentSucceeded {
 			if status == store.PaymentFailed || status == store.PaymentRefunded {
 				if _, err := s.store.SetPaymentStatus(ctx, p.ID, status); err != nil {
-					return n, err
+					return done, err
 				}
 			}
 			continue
 		}
 		if p.Status != status {
 			if p, err = s.store.SetPaymentStatus(ctx, p.ID, status); err != nil {
-				return n, err
+				return done, err
 			}
 		}
 		h, err := s.store.Hold(ctx, p.HoldID)
 		if err != nil {
-			return n, err
+			return done, err
 		}
-		if _, err := s.book(ctx, h, p); err != nil && !errors.Is(err, ErrRefunded) {
-			return n, err
+		outcome := "booked"
+		if _, err := s.book(ctx, h, p); errors.Is(err, ErrRefunded) {
+			outcome = "refunded"
+		} else if err != nil {
+			return done, err
 		}
-		n++
+		done = append(done, Settled{PaymentID: p.ID, ProviderRef: p.ProviderRef, Outcome: outcome})
 	}
-	return n, nil
+	return done, nil
 }
 
 // refund gives back a payment whose hold is gone, and says so.

@@ -172,11 +172,13 @@ func TestReconcile(t *testing.T) {
 	_, err := gone.db.EndHold(ctx, gone.hold.ID, store.HoldExpired)
 	require.NoError(t, err)
 
-	_, err = ph.svc.Reconcile(ctx)
+	done, err := ph.svc.Reconcile(ctx)
 	require.NoError(t, err)
+	require.Equal(t, []booking.Settled{{PaymentID: ph.pay.ID, ProviderRef: ph.pay.ProviderRef, Outcome: "booked"}}, done)
 	require.Equal(t, 1, ph.bookings(t))
-	_, err = gone.svc.Reconcile(ctx)
+	done, err = gone.svc.Reconcile(ctx)
 	require.NoError(t, err)
+	require.Equal(t, []booking.Settled{{PaymentID: gone.pay.ID, ProviderRef: gone.pay.ProviderRef, Outcome: "refunded"}}, done)
 	require.Zero(t, gone.bookings(t))
 	require.Equal(t, 1, gone.gw.refunded[gone.pay.ProviderRef])
 }
