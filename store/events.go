@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -33,8 +32,6 @@ const (
 	maxZones         = 100
 	maxSeatsPerRow   = 1000
 )
-
-var ErrSaleStarted = errors.New("the sale has started")
 
 var (
 	eventIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
