@@ -15,6 +15,7 @@ import (
 
 	"boxoffice/queue"
 	"boxoffice/store"
+	"boxoffice/store/storetest"
 )
 
 // liveClient is a fan's WebSocket on one instance.
@@ -170,4 +171,38 @@ func TestLiveInventoryUpdates(t *testing.T) {
 		seats, _ := m["seats"].(map[string]any)
 		return m["type"] == "seat.update" && seats["2B"] == "AVAILABLE"
 	})
+}
+
+// Fans waiting in the lobby on two instances learn their shuffled places when
+// the sale opens, whichever instance numbered the lobby.
+func TestLiveLobbyOpening(t *testing.T) {
+	t.Parallel()
+	one, two := newEnv(t), newEnv(t)
+	body := eventBody()
+	body["lobby_opens_at"] = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	body["sale_opens_at"] = time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)
+	body["max_active_shoppers"] = 1
+	r := one.call(http.MethodPost, "/api/v1/events", one.organizer(), body)
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	ev := &store.Event{ID: body["id"].(string)}
+	storetest.CleanRedis(t, one.rdb, ev.ID)
+
+	var clients []*liveClient
+	for i := range 4 {
+		e := []*env{one, two}[i%2]
+		token, _ := one.fan()
+		r := e.call(http.MethodPost, "/api/v1/events/"+ev.ID+"/queue", token, nil)
+		require.Equal(t, "lobby", r.JSON(t)["status"], "%s", r.Body)
+		c := e.dialLive(t, ev.ID, token)
+		c.await("lobby snapshot", func(m map[string]any) bool { return m["type"] == "queue.update" && m["status"] == "lobby" })
+		clients = append(clients, c)
+	}
+	one.runController(t, ev.ID)
+	two.runController(t, ev.ID)
+	for _, c := range clients {
+		// The first in the shuffled order is admitted at once; the others see a place.
+		c.await("a place or an admission after the opening", func(m map[string]any) bool {
+			return m["type"] == "queue.update" && m["position"] != nil || m["type"] == "session.admitted"
+		})
+	}
 }
