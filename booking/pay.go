@@ -118,7 +118,7 @@ func (s *Service) book(ctx context.Context, h *store.Hold, p *store.Payment) (*s
 // payment only moves forward, so late and repeated words change nothing.
 func (s *Service) Settle(ctx context.Context, provider, ref, status string) error {
 	p, err := s.store.PaymentByRef(ctx, provider, ref)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrBadText) {
 		return nil // not ours (another integration on the same account)
 	}
 	if err != nil {

@@ -300,7 +300,7 @@ func (db *DB) PaymentByRef(ctx context.Context, provider, ref string) (*Payment,
 func (db *DB) FirstDelivery(ctx context.Context, provider, id, typ string) (bool, error) {
 	tag, err := db.pool.Exec(ctx, `INSERT INTO webhook_events (id, provider, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, id, provider, typ)
 	if err != nil {
-		return false, fmt.Errorf("record webhook %s: %w", id, err)
+		return false, fmt.Errorf("record webhook %q: %w", id, translate(err))
 	}
 	return tag.RowsAffected() == 1, nil
 }

@@ -26,6 +26,9 @@ import (
 var (
 	ErrNotFound  = errors.New("not found")
 	ErrDuplicate = errors.New("already exists")
+	// ErrBadText is text PostgreSQL cannot store or compare: a NUL byte or bytes
+	// that are not UTF-8. No stored id can match it.
+	ErrBadText = errors.New("text contains a NUL byte or is not valid UTF-8")
 )
 
 // DB is the application's handle on PostgreSQL.
@@ -160,8 +163,11 @@ func translate(err error) error {
 		return ErrNotFound
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
 		return fmt.Errorf("%w: %s", ErrDuplicate, pgErr.ConstraintName)
+	case errors.As(err, &pgErr) && pgErr.Code == "22021": // character_not_in_repertoire
+		return ErrBadText
 	}
 	return err
 }

@@ -97,6 +97,8 @@ func toAPIError(err error) (e *apiError, unexpected bool) {
 		return newError(http.StatusServiceUnavailable, "provider_unavailable", "the payment provider is busy or unreachable; retry shortly"), true
 	case errors.Is(err, payments.ErrProviderRejected):
 		return newError(http.StatusBadGateway, "provider_rejected", "the payment provider refused the request; it has been logged"), true
+	case errors.Is(err, store.ErrBadText):
+		return newError(http.StatusBadRequest, "bad_text", "an id or text in the request contains a NUL byte or is not valid UTF-8"), false
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("resource"), false
 	case errors.Is(err, store.ErrBadCredentials):

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"boxoffice/payments"
+	"boxoffice/store"
 )
 
 // WebhookVerifier checks and reads a payment provider's deliveries;
@@ -42,6 +43,11 @@ func (s *Server) stripeWebhook(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	first, err := s.store.FirstDelivery(ctx, "stripe", ev.ID, ev.Type)
+	if errors.Is(err, store.ErrBadText) {
+		// Signed but unusable: answering an error would only make Stripe retry
+		// it for days.
+		return c.JSON(http.StatusOK, map[string]any{"received": true, "handled": false})
+	}
 	if err != nil {
 		return err
 	}
