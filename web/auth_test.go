@@ -5,12 +5,15 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"boxoffice/store"
 )
 
 func TestRegisterLoginMeLogout(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	body := map[string]string{"name": "Ann", "email": "Ann." + t.Name() + "@example.com", "password": "correct horse"}
+	local := store.NewID("ann")
+	body := map[string]string{"name": "Ann", "email": "Ann." + local + "@example.com", "password": "correct horse"}
 	r := e.call(http.MethodPost, "/api/v1/users", "", body)
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	user := r.JSON(t)["user"].(map[string]any)
@@ -21,9 +24,9 @@ func TestRegisterLoginMeLogout(t *testing.T) {
 	require.Equal(t, http.StatusConflict, r.Status)
 	require.Equal(t, "email_taken", r.ErrorCode(t))
 
-	r = e.call(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"email": "ann." + t.Name() + "@EXAMPLE.com", "password": "wrong password"})
+	r = e.call(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"email": "ann." + local + "@EXAMPLE.com", "password": "wrong password"})
 	require.Equal(t, http.StatusUnauthorized, r.Status)
-	r = e.call(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"email": "ann." + t.Name() + "@EXAMPLE.com", "password": "correct horse"})
+	r = e.call(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"email": "ann." + local + "@EXAMPLE.com", "password": "correct horse"})
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	token := r.JSON(t)["token"].(string)
 
@@ -52,7 +55,7 @@ func TestRegisterCannotChooseRole(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	r := e.call(http.MethodPost, "/api/v1/users", "", map[string]string{
-		"name": "Mallory", "email": "mallory." + t.Name() + "@example.com", "password": "password123", "role": "organizer",
+		"name": "Mallory", "email": store.NewID("mallory") + "@example.com", "password": "password123", "role": "organizer",
 	})
 	require.Equal(t, http.StatusBadRequest, r.Status)
 	require.Equal(t, "unknown_field", r.ErrorCode(t))
