@@ -48,10 +48,8 @@ var (
 	holdQuantityLua string
 	//go:embed hold_best.lua
 	holdBestLua string
-	//go:embed release.lua
-	releaseLua string
-	//go:embed mark_booked.lua
-	markBookedLua string
+	//go:embed end_hold.lua
+	endHoldLua string
 	//go:embed release_booking.lua
 	releaseBookingLua string
 	//go:embed rebuild.lua
@@ -121,7 +119,7 @@ type Inventory struct {
 	rdb redis.UniversalClient
 	now func() time.Time
 
-	holdSeats, holdQuantity, holdBest, release, markBooked, releaseBooking, rebuild *redis.Script
+	holdSeats, holdQuantity, holdBest, endHold, releaseBooking, rebuild *redis.Script
 }
 
 // New builds an Inventory. now is the clock, shared with the waiting room's
@@ -132,8 +130,7 @@ func New(rdb redis.UniversalClient, now func() time.Time) *Inventory {
 		holdSeats:      redis.NewScript(holdSeatsLua),
 		holdQuantity:   redis.NewScript(holdQuantityLua),
 		holdBest:       redis.NewScript(holdBestLua),
-		release:        redis.NewScript(releaseLua),
-		markBooked:     redis.NewScript(markBookedLua),
+		endHold:        redis.NewScript(endHoldLua),
 		releaseBooking: redis.NewScript(releaseBookingLua),
 		rebuild:        redis.NewScript(rebuildLua),
 	}

@@ -12,7 +12,7 @@ import (
 // Release puts a hold's tickets back on sale and lowers the fan's count.
 // Releasing a hold that is released, booked or unknown does nothing.
 func (inv *Inventory) Release(ctx context.Context, eventID, holdID string) error {
-	_, err := inv.end(ctx, inv.release, eventID, holdID)
+	_, err := inv.end(ctx, "release", eventID, holdID)
 	if err != nil {
 		return fmt.Errorf("release hold %s: %w", holdID, err)
 	}
@@ -22,17 +22,18 @@ func (inv *Inventory) Release(ctx context.Context, eventID, holdID string) error
 // MarkBooked turns a hold's tickets from held to booked, once the database has
 // booked them. Marking a hold that is booked, released or unknown does nothing.
 func (inv *Inventory) MarkBooked(ctx context.Context, eventID, holdID string) error {
-	_, err := inv.end(ctx, inv.markBooked, eventID, holdID)
+	_, err := inv.end(ctx, "book", eventID, holdID)
 	if err != nil {
 		return fmt.Errorf("mark hold %s booked: %w", holdID, err)
 	}
 	return nil
 }
 
-// end runs a script that ends a hold. Only the hold's record says which zone's
-// keys the script touches, so it is read first; the script checks the zone again
-// and asks for a retry in the (theoretical) case the id changed zone meanwhile.
-func (inv *Inventory) end(ctx context.Context, script *redis.Script, eventID, holdID string) (int64, error) {
+// end runs end_hold.lua with outcome "release" or "book". Only the hold's record
+// says which zone's keys the script touches, so it is read first; the script
+// checks the zone again and asks for a retry in the (theoretical) case the id
+// changed zone meanwhile.
+func (inv *Inventory) end(ctx context.Context, outcome, eventID, holdID string) (int64, error) {
 	k := keysOf(eventID)
 	for range 3 {
 		raw, err := inv.rdb.HGet(ctx, k.holds, holdID).Result()
@@ -49,8 +50,8 @@ func (inv *Inventory) end(ctx context.Context, script *redis.Script, eventID, ho
 			return 0, fmt.Errorf("hold record: %w", err)
 		}
 		z := zoneKeysOf(eventID, rec.Zone)
-		res, err := script.Run(ctx, inv.rdb, []string{k.users, k.holds, k.ended, z.meta, z.state},
-			holdID, rec.Zone, inv.now().UnixMilli(), keepEnded.Milliseconds()).Slice()
+		res, err := inv.endHold.Run(ctx, inv.rdb, []string{k.users, k.holds, k.ended, z.meta, z.state},
+			holdID, rec.Zone, inv.now().UnixMilli(), keepEnded.Milliseconds(), outcome).Slice()
 		if err != nil {
 			return 0, err
 		}
