@@ -78,11 +78,5 @@ func demoOrganizer(ctx context.Context, db *store.DB, cfg *config, stdout io.Wri
 		return nil, fmt.Errorf("demo organizer: %w", err)
 	}
 	fmt.Fprintf(stdout, "demo organizer: %s exists (its password was shown when it was made)\n", demoOrganizerEmail)
-	u = &store.User{}
-	err = db.Pool().QueryRow(ctx, `SELECT id, name, email, role FROM users WHERE lower(email) = $1`, demoOrganizerEmail).
-		Scan(&u.ID, &u.Name, &u.Email, &u.Role)
-	if err != nil {
-		return nil, fmt.Errorf("demo organizer: %w", err)
-	}
-	return u, nil
+	return db.UserByEmail(ctx, demoOrganizerEmail)
 }

@@ -150,6 +150,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 		}
 		return ids, err
 	}, 30*time.Second)
+	go purgeIdempotencyKeys(ctx, db, log)
 
 	srv := &http.Server{
 		Addr:              cfg.Addr,
@@ -275,4 +276,21 @@ func reconcile(ctx context.Context, log *slog.Logger, cfg *config, stdout io.Wri
 	}
 	fmt.Fprintf(stdout, "%d %s payments settled\n", len(done), provider.Name())
 	return nil
+}
+
+// purgeIdempotencyKeys deletes stored answers past their 24 hours, hourly; any
+// replica may do it, the delete is the same.
+func purgeIdempotencyKeys(ctx context.Context, db *store.DB, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := db.PurgeIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
+			log.WarnContext(ctx, "purge idempotency keys", "err", err)
+		}
+	}
 }

@@ -145,6 +145,16 @@ func (db *DB) Authenticate(ctx context.Context, email, password string) (*User, 
 	return &u, nil
 }
 
+// UserByEmail returns the account with this email, whatever its case.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*User, error) {
+	const q = `SELECT id, name, email, role FROM users WHERE lower(email) = lower($1)`
+	var u User
+	if err := db.pool.QueryRow(ctx, q, email).Scan(&u.ID, &u.Name, &u.Email, &u.Role); err != nil {
+		return nil, fmt.Errorf("user %s: %w", email, translate(err))
+	}
+	return &u, nil
+}
+
 // CreateToken issues a bearer token for the user. Only its hash is stored.
 func (db *DB) CreateToken(ctx context.Context, userID string) (string, error) {
 	var b [32]byte

@@ -1,0 +1,44 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"boxoffice/store"
+	"boxoffice/store/storetest"
+)
+
+// A kept answer lives 24 hours: after that the key is new again, and the purge
+// deletes it; younger answers stay.
+func TestIdempotencyKeysExpire(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.DB(t)
+	scope := store.NewID("scope")
+	for _, key := range []string{"old", "young"} {
+		stored, err := db.ClaimIdempotencyKey(ctx, scope, key, []byte("hash"))
+		require.NoError(t, err)
+		require.Nil(t, stored)
+		require.NoError(t, db.SaveIdempotentResponse(ctx, scope, key, store.StoredResponse{Status: 201, Body: []byte("{}")}))
+	}
+	_, err := db.Pool().Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE scope = $1 AND key = 'old'`, scope)
+	require.NoError(t, err)
+
+	stored, err := db.ClaimIdempotencyKey(ctx, scope, "young", []byte("other"))
+	require.ErrorIs(t, err, store.ErrKeyReused)
+	require.Nil(t, stored)
+
+	_, err = db.PurgeIdempotencyKeys(ctx)
+	require.NoError(t, err)
+	var left []string
+	rows, err := db.Pool().Query(ctx, `SELECT key FROM idempotency_keys WHERE scope = $1`, scope)
+	require.NoError(t, err)
+	for rows.Next() {
+		var k string
+		require.NoError(t, rows.Scan(&k))
+		left = append(left, k)
+	}
+	require.Equal(t, []string{"young"}, left)
+}
