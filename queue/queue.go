@@ -150,11 +150,9 @@ func (q *Queue) Status(ctx context.Context, ev Event, userID string) (*Place, er
 			ExpiresAt: time.UnixMilli(r[5].(int64)).UTC()}
 		q.signer.Sign(p.Session)
 	case StatusWaiting:
-		rate, err := q.rate(ctx, ev.ID)
-		if err != nil {
-			return nil, err
-		}
-		p.setPosition(adm, rate)
+		newest, _ := r[7].(string)
+		oldest, _ := r[8].(string)
+		p.setPosition(adm, rateOf([]string{newest, oldest}))
 	}
 	return p, nil
 }
@@ -170,16 +168,8 @@ func (p *Place) setPosition(admitted int64, ratePerSecond float64) {
 	}
 }
 
-// rate is the measured admissions per second over the last minute.
-func (q *Queue) rate(ctx context.Context, eventID string) (float64, error) {
-	k := keys(eventID)
-	samples, err := q.rdb.LRange(ctx, k[10], 0, -1).Result()
-	if err != nil {
-		return 0, fmt.Errorf("admission rate: %w", err)
-	}
-	return rateOf(samples), nil
-}
-
+// rateOf is the admissions per second between the newest and the oldest of the
+// "ms:counter" samples (one a second over the last minute).
 func rateOf(samples []string) float64 {
 	if len(samples) < 2 {
 		return 0

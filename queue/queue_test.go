@@ -404,3 +404,32 @@ func TestSoldOutPausesAdmission(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"u1"}, s.Users)
 }
+
+// The ETA comes from the admission rate measured over the last minute.
+func TestETAFromMeasuredRate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 5)
+	ctx := context.Background()
+	f.open()
+	users := fans(40)
+	for _, u := range users {
+		_, err := f.a.Join(ctx, f.ev, u)
+		require.NoError(t, err)
+	}
+	p, err := f.a.Status(ctx, f.ev, users[39])
+	require.NoError(t, err)
+	require.Nil(t, p.ETASeconds, "no admissions yet: no estimate")
+	for range 4 { // five admitted a second, who leave at once
+		s, err := f.a.Admit(ctx, f.ev)
+		require.NoError(t, err)
+		for _, u := range s.Users {
+			_, err := f.a.Leave(ctx, f.ev, u)
+			require.NoError(t, err)
+		}
+		f.clock.advance(time.Second)
+	}
+	p, err = f.a.Status(ctx, f.ev, users[39])
+	require.NoError(t, err)
+	require.Equal(t, int64(19), *p.Ahead)
+	require.Equal(t, int64(4), *p.ETASeconds, "19 ahead at 5 a second")
+}

@@ -1,7 +1,9 @@
 -- A fan's place now; also a sign of life, and the claim of an admission.
 -- ARGV: user, now_ms, hold_ms, new_session_id.
--- Returns {status, join_id, number|false, adm, session_id|false, session_expiry_ms|false, state}.
-local q, join, num, gone, seen, pending, active, sess = KEYS[1], KEYS[3], KEYS[4], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+-- Returns {status, join_id, number|false, adm, session_id|false, session_expiry_ms|false, state,
+-- newest rate sample|false, oldest rate sample|false} (samples only for a waiting fan).
+local q, join, num, gone, seen, pending, active, sess, samples =
+  KEYS[1], KEYS[3], KEYS[4], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local user, now = ARGV[1], tonumber(ARGV[2])
 
 local jid = redis.call('HGET', join, user)
@@ -25,4 +27,6 @@ if s and redis.call('ZSCORE', active, user) then
   return {'admitted', jid, n, adm, id, tonumber(exp), state}
 end
 if not n then return {'lobby', jid, false, adm, false, false, state} end
-return {'waiting', jid, n, adm, false, false, state}
+-- The rate samples come along, so the ETA costs no second round trip.
+return {'waiting', jid, n, adm, false, false, state,
+  redis.call('LINDEX', samples, 0), redis.call('LINDEX', samples, -1)}
