@@ -24,7 +24,7 @@ func stripeEnv(t *testing.T) *env {
 	t.Helper()
 	s, err := payments.NewStripe(payments.StripeConfig{SecretKey: "sk_test_123", WebhookSecret: webhookSecret, APIBase: "http://127.0.0.1:9"})
 	require.NoError(t, err)
-	return newEnv(t, func(c *web.Config) { c.Webhooks = s })
+	return newEnv(t, func(c *web.Config) { c.Webhooks, c.PublishableKey = s, "pk_test_123" })
 }
 
 // stripeHold reserves a seat for a fan and records a Stripe payment for it,
@@ -132,4 +132,19 @@ func TestStripeWebhookNotConfigured(t *testing.T) {
 	r := e.call(http.MethodPost, "/api/v1/webhooks/stripe", "", "{}")
 	require.Equal(t, http.StatusNotFound, r.Status)
 	require.Equal(t, "not_configured", r.ErrorCode(t))
+}
+
+// The payment page gets what Stripe's Payment Element needs: the publishable key
+// beside the payment's client secret.
+func TestPaymentCarriesPublishableKey(t *testing.T) {
+	t.Parallel()
+	e := stripeEnv(t)
+	id := e.seatedEvent(5)
+	fan := e.shopper(id)
+	r := e.call(http.MethodPost, "/api/v1/tickets/reserve", fan, reserveBody(id, "VIP", []string{"1A"}, 0))
+	hold := r.JSON(t)["reservation"].(map[string]any)["id"]
+	r = e.call(http.MethodPost, "/api/v1/payments", fan, map[string]any{"reservation_id": hold})
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	require.Equal(t, "pk_test_123", r.JSON(t)["publishable_key"])
+	require.NotEmpty(t, r.JSON(t)["payment"].(map[string]any)["client_secret"])
 }
