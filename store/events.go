@@ -587,8 +587,8 @@ func (db *DB) Sales(ctx context.Context, eventID string) (bookings int, revenueC
 	return bookings, revenueCents, nil
 }
 
-// OnSale lists the events whose line is open now: from the lobby's opening until
-// the show starts.
+// OnSale lists the events whose line is open now (from the lobby's opening until
+// the show starts), with their zones and counts like Event.
 func (db *DB) OnSale(ctx context.Context) ([]*Event, error) {
 	const q = `SELECT ` + eventColumns + ` FROM events WHERE lobby_opens_at <= $1 AND starts_at > $1 ORDER BY id`
 	rows, err := db.pool.Query(ctx, q, db.now())
@@ -598,6 +598,9 @@ func (db *DB) OnSale(ctx context.Context) ([]*Event, error) {
 	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Event, error) { return scanEvent(r) })
 	if err != nil {
 		return nil, fmt.Errorf("events on sale: %w", err)
+	}
+	if err := db.loadZones(ctx, events); err != nil {
+		return nil, err
 	}
 	return events, nil
 }

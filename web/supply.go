@@ -40,11 +40,7 @@ func (s *Server) supply(ctx context.Context, ev *store.Event, fresh bool) (queue
 	var sup queue.Supply
 	counts, err := s.inv.Counts(ctx, ev.ID)
 	if err != nil || len(counts) == 0 {
-		counted, err := s.eventByID(ctx, ev.ID) // with its zones' counts
-		if err != nil {
-			return sup, err
-		}
-		sup = queue.Supply{Available: counted.AvailableTickets, Held: counted.ReservedTickets, Booked: counted.BookedTickets}
+		sup = queue.Supply{Available: ev.AvailableTickets, Held: ev.ReservedTickets, Booked: ev.BookedTickets}
 	}
 	for _, z := range counts {
 		sup.Available += z.Available
