@@ -238,8 +238,7 @@ func TestUnclaimedAdmissionsAndLeaversFreeSlots(t *testing.T) {
 		_, err := f.a.Join(ctx, f.ev, u)
 		require.NoError(t, err)
 	}
-	// u0001 was claimed by its own join's status call only if admitted at once; make
-	// the state explicit: u0000 and u0001 are admitted by this step, u0002 leaves.
+	// u0002 leaves; the step admits u0000 and u0001.
 	_, err := f.a.Leave(ctx, f.ev, users[2])
 	require.NoError(t, err)
 	f.ctl.Step(ctx, f.ev)

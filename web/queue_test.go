@@ -71,7 +71,9 @@ func TestQueueClosedOutsideSale(t *testing.T) {
 	require.Equal(t, "line_closed", r.ErrorCode(t))
 }
 
-func TestQueueAuditBeforeAndAfterOpening(t *testing.T) {
+// The audit publishes the commitment from the first look on (the seed and the
+// recomputation are tested in queue and by verify-shuffle).
+func TestQueueAuditPublishesCommitment(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	id := e.openEvent(1)
