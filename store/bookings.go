@@ -204,32 +204,33 @@ func (db *DB) CancelBooking(ctx context.Context, id string) (*Booking, error) {
 	return b, nil
 }
 
+const bookingColumns = `b.id, b.event_id, h.zone_id, b.user_id, b.hold_id, b.payment_id, b.amount_cents, b.status, b.created_at`
+
+func scanBooking(row pgx.Row) (*Booking, error) {
+	var b Booking
+	err := row.Scan(&b.ID, &b.EventID, &b.ZoneID, &b.UserID, &b.HoldID, &b.PaymentID, &b.AmountCents, &b.Status, &b.CreatedAt)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &b, nil
+}
+
 // bookingTx reads one booking with its tickets by the given condition on b.
 func bookingTx(ctx context.Context, tx pgx.Tx, where string, arg any, lock ...string) (*Booking, error) {
-	q := `
-		SELECT b.id, b.event_id, h.zone_id, b.user_id, b.hold_id, b.payment_id, b.amount_cents, b.status, b.created_at
-		FROM bookings b JOIN holds h ON h.id = b.hold_id
-		WHERE ` + where
+	q := `SELECT ` + bookingColumns + ` FROM bookings b JOIN holds h ON h.id = b.hold_id WHERE ` + where
 	for _, l := range lock {
 		q += " " + l
 	}
-	var b Booking
-	err := tx.QueryRow(ctx, q, arg).Scan(&b.ID, &b.EventID, &b.ZoneID, &b.UserID, &b.HoldID, &b.PaymentID,
-		&b.AmountCents, &b.Status, &b.CreatedAt)
+	b, err := scanBooking(tx.QueryRow(ctx, q, arg))
 	if err != nil {
-		return nil, fmt.Errorf("booking: %w", translate(err))
+		return nil, fmt.Errorf("booking: %w", err)
 	}
-	const qt = `
-		SELECT t.id, coalesce(t.seat_id, '') FROM booking_tickets bt JOIN tickets t ON t.id = bt.ticket_id
-		WHERE bt.booking_id = $1 ORDER BY t.number`
-	rows, err := tx.Query(ctx, qt, b.ID)
+	tickets, err := ticketsOf(ctx, tx, bookingLinks, []string{b.ID})
 	if err != nil {
-		return nil, fmt.Errorf("booking tickets: %w", err)
+		return nil, err
 	}
-	if b.Tickets, err = pgx.CollectRows(rows, pgx.RowToStructByPos[HoldTicket]); err != nil {
-		return nil, fmt.Errorf("booking tickets: %w", err)
-	}
-	return &b, nil
+	b.Tickets = tickets[b.ID]
+	return b, nil
 }
 
 // Booking returns one booking.
@@ -242,25 +243,30 @@ func (db *DB) Booking(ctx context.Context, id string) (*Booking, error) {
 	return b, err
 }
 
-// BookingsOf lists a fan's bookings, newest first.
+// BookingsOf lists a fan's last 200 bookings, newest first, in two queries.
 func (db *DB) BookingsOf(ctx context.Context, userID string) ([]*Booking, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id FROM bookings WHERE user_id = $1 ORDER BY created_at DESC LIMIT 200`, userID)
+	q := `SELECT ` + bookingColumns + ` FROM bookings b JOIN holds h ON h.id = b.hold_id
+		WHERE b.user_id = $1 ORDER BY b.created_at DESC LIMIT 200`
+	rows, err := db.pool.Query(ctx, q, userID)
 	if err != nil {
 		return nil, fmt.Errorf("bookings of %s: %w", userID, err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	bookings, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Booking, error) { return scanBooking(r) })
 	if err != nil {
 		return nil, fmt.Errorf("bookings of %s: %w", userID, err)
 	}
-	out := make([]*Booking, 0, len(ids))
-	for _, id := range ids {
-		b, err := db.Booking(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
+	ids := make([]string, len(bookings))
+	for i, b := range bookings {
+		ids[i] = b.ID
 	}
-	return out, nil
+	tickets, err := ticketsOf(ctx, db.pool, bookingLinks, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range bookings {
+		b.Tickets = tickets[b.ID]
+	}
+	return bookings, nil
 }
 
 // PaymentStatus is the test provider's ledger: the status of a payment by its

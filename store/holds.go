@@ -142,17 +142,57 @@ func holdTx(ctx context.Context, tx pgx.Tx, id string, forUpdate bool) (*Hold, e
 	if err != nil {
 		return nil, fmt.Errorf("hold %s: %w", id, err)
 	}
-	const qt = `
-		SELECT t.id, coalesce(t.seat_id, '') FROM hold_tickets ht JOIN tickets t ON t.id = ht.ticket_id
-		WHERE ht.hold_id = $1 ORDER BY t.number`
-	rows, err := tx.Query(ctx, qt, id)
+	tickets, err := ticketsOf(ctx, tx, holdLinks, []string{id})
 	if err != nil {
-		return nil, fmt.Errorf("hold %s tickets: %w", id, err)
+		return nil, err
 	}
-	if h.Tickets, err = pgx.CollectRows(rows, pgx.RowToStructByPos[HoldTicket]); err != nil {
-		return nil, fmt.Errorf("hold %s tickets: %w", id, err)
-	}
+	h.Tickets = tickets[id]
 	return h, nil
+}
+
+// querier is what the pool and a transaction both offer.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// The tables that link tickets to their holds and bookings.
+const (
+	holdLinks    = "hold_tickets"
+	bookingLinks = "booking_tickets"
+)
+
+// ticketsOf reads the tickets of many holds or bookings in one query, each
+// owner's in stage order.
+func ticketsOf(ctx context.Context, q querier, links string, owners []string) (map[string][]HoldTicket, error) {
+	owner := "hold_id"
+	if links == bookingLinks {
+		owner = "booking_id"
+	}
+	sql := `
+		SELECT l.` + owner + `, t.id, coalesce(t.seat_id, '')
+		FROM ` + links + ` l JOIN tickets t ON t.id = l.ticket_id
+		WHERE l.` + owner + ` = ANY($1)
+		ORDER BY t.number`
+	rows, err := q.Query(ctx, sql, owners)
+	if err != nil {
+		return nil, fmt.Errorf("tickets of %s: %w", links, err)
+	}
+	defer rows.Close()
+	out := make(map[string][]HoldTicket, len(owners))
+	for rows.Next() {
+		var (
+			id string
+			t  HoldTicket
+		)
+		if err := rows.Scan(&id, &t.ID, &t.SeatID); err != nil {
+			return nil, fmt.Errorf("tickets of %s: %w", links, err)
+		}
+		out[id] = append(out[id], t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("tickets of %s: %w", links, translate(err))
+	}
+	return out, nil
 }
 
 // Hold returns one hold with its tickets.
@@ -165,25 +205,30 @@ func (db *DB) Hold(ctx context.Context, id string) (*Hold, error) {
 	return h, err
 }
 
-// HoldsOf lists a fan's holds, newest first.
+// HoldsOf lists a fan's last 200 holds, newest first, in two queries.
 func (db *DB) HoldsOf(ctx context.Context, userID string) ([]*Hold, error) {
-	rows, err := db.pool.Query(ctx, `SELECT h.id FROM holds h WHERE h.user_id = $1 ORDER BY h.created_at DESC LIMIT 200`, userID)
+	q := `SELECT ` + holdColumns + ` FROM holds h JOIN events e ON e.id = h.event_id
+		WHERE h.user_id = $1 ORDER BY h.created_at DESC LIMIT 200`
+	rows, err := db.pool.Query(ctx, q, userID)
 	if err != nil {
 		return nil, fmt.Errorf("holds of %s: %w", userID, err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	holds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Hold, error) { return scanHold(r) })
 	if err != nil {
 		return nil, fmt.Errorf("holds of %s: %w", userID, err)
 	}
-	out := make([]*Hold, 0, len(ids))
-	for _, id := range ids {
-		h, err := db.Hold(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, h)
+	ids := make([]string, len(holds))
+	for i, h := range holds {
+		ids[i] = h.ID
 	}
-	return out, nil
+	tickets, err := ticketsOf(ctx, db.pool, holdLinks, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range holds {
+		h.Tickets = tickets[h.ID]
+	}
+	return holds, nil
 }
 
 // EndHold releases an active hold's tickets back on sale, marking it RELEASED or

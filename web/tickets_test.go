@@ -73,6 +73,12 @@ func TestReservePayBookCancel(t *testing.T) {
 
 	r := e.call(http.MethodGet, "/api/v1/me/bookings", ann, nil)
 	require.Len(t, r.JSON(t)["bookings"], 1)
+	require.Len(t, r.JSON(t)["bookings"].([]any)[0].(map[string]any)["tickets"], 2)
+	r = e.call(http.MethodGet, "/api/v1/me/reservations", ann, nil)
+	holds := r.JSON(t)["reservations"].([]any)
+	require.Len(t, holds, 1)
+	require.Equal(t, "BOOKED", holds[0].(map[string]any)["status"])
+	require.Len(t, holds[0].(map[string]any)["tickets"], 2)
 	seats := e.call(http.MethodGet, "/api/v1/events/"+id+"/zones/VIP/seats", "", nil).JSON(t)["seats"].([]any)
 	require.Equal(t, "BOOKED", seats[0].(map[string]any)["status"])
 
