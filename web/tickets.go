@@ -54,22 +54,20 @@ func (s *Server) reserve(c echo.Context) error {
 	if !ok {
 		return invalidField("zone_id", "is not a zone of "+ev.ID)
 	}
+	asked := max(len(r.Seats), r.Quantity)
 	switch {
 	case len(r.Seats) > 0 && (r.Quantity != 0 || r.BestAvailable):
 		return invalidField("seats", "go alone: ask for seats, or for a quantity")
 	case len(r.Seats) > 0 && z.Kind != store.ZoneSeated:
 		return invalidField("seats", "are for seated zones; "+z.ID+" is general admission: ask for a quantity")
-	case len(r.Seats) > ev.MaxTicketsPerUser:
-		return &apiError{Status: http.StatusConflict, Code: "limit_reached", Message: "at most " + strconv.Itoa(ev.MaxTicketsPerUser) + " tickets per fan"}
-	case len(r.Seats) == 0 && (r.Quantity <= 0 || r.Quantity > ev.MaxTicketsPerUser):
-		if r.Quantity > ev.MaxTicketsPerUser {
-			return &apiError{Status: http.StatusConflict, Code: "limit_reached", Message: "at most " + strconv.Itoa(ev.MaxTicketsPerUser) + " tickets per fan"}
-		}
-		return invalidField("quantity", "must be at least 1 (or name seats)")
 	case r.BestAvailable && z.Kind != store.ZoneSeated:
 		return invalidField("best_available", "is for seated zones")
 	case len(r.Seats) == 0 && z.Kind == store.ZoneSeated && !r.BestAvailable:
 		return invalidField("seats", "are needed in a seated zone, or set best_available with a quantity")
+	case asked <= 0:
+		return invalidField("quantity", "must be at least 1 (or name seats)")
+	case asked > ev.MaxTicketsPerUser:
+		return &apiError{Status: http.StatusConflict, Code: "limit_reached", Message: "at most " + strconv.Itoa(ev.MaxTicketsPerUser) + " tickets per fan"}
 	}
 	slices.Sort(r.Seats)
 	if len(slices.Compact(slices.Clone(r.Seats))) != len(r.Seats) {

@@ -111,8 +111,12 @@ func TestReserveRefusals(t *testing.T) {
 	require.Equal(t, "seat_taken", r.ErrorCode(t))
 	require.Equal(t, []any{"1B"}, r.JSON(t)["error"].(map[string]any)["details"].(map[string]any)["seats"])
 
-	r = e.call(http.MethodPost, "/api/v1/tickets/reserve", bob, reserveBody(id, "VIP", nil, 7))
+	r = e.call(http.MethodPost, "/api/v1/tickets/reserve", bob, map[string]any{"event_id": id, "zone_id": "VIP", "quantity": 7, "best_available": true})
 	require.Equal(t, http.StatusConflict, r.Status)
+	require.Equal(t, "limit_reached", r.ErrorCode(t))
+	// Held and asked together count: Ann holds 2 of her 6.
+	r = e.call(http.MethodPost, "/api/v1/tickets/reserve", ann, reserveBody(id, "GA", nil, 5))
+	require.Equal(t, http.StatusConflict, r.Status, "%s", r.Body)
 	require.Equal(t, "limit_reached", r.ErrorCode(t))
 
 	// Bob can neither see, pay for nor cancel Ann's hold.
