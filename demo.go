@@ -9,7 +9,7 @@ import (
 	"io"
 	"time"
 
-	"boxoffice/store"
+	"github.com/boxofficehq/boxoffice/store"
 )
 
 // The demo's fixed names, so that running it twice changes nothing.

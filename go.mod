@@ -1,4 +1,4 @@
-module boxoffice
+module github.com/boxofficehq/boxoffice
 
 go 1.26.8
 

@@ -18,14 +18,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"boxoffice/booking"
-	"boxoffice/inventory"
-	"boxoffice/payments"
-	"boxoffice/queue"
-	"boxoffice/realtime"
-	"boxoffice/session"
-	"boxoffice/store"
-	"boxoffice/web"
+	"github.com/boxofficehq/boxoffice/booking"
+	"github.com/boxofficehq/boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/payments"
+	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/realtime"
+	"github.com/boxofficehq/boxoffice/session"
+	"github.com/boxofficehq/boxoffice/store"
+	"github.com/boxofficehq/boxoffice/web"
 )
 
 const usage = `usage: boxoffice <command> [flags]

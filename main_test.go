@@ -15,7 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/queue"
 )
 
 func runWith(t *testing.T, env map[string]string, args ...string) (string, error) {

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"time"
 
-	"boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/queue"
 )
 
 // verifyShuffle recomputes a lobby's order from its published audit (a URL or a

@@ -11,9 +11,9 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"boxoffice/inventory"
-	"boxoffice/payments"
-	"boxoffice/store"
+	"github.com/boxofficehq/boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/payments"
+	"github.com/boxofficehq/boxoffice/store"
 )
 
 var (

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 
-	"boxoffice/inventory"
-	"boxoffice/payments"
-	"boxoffice/store"
+	"github.com/boxofficehq/boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/payments"
+	"github.com/boxofficehq/boxoffice/store"
 )
 
 // Pay starts a payment for one of the fan's active holds.

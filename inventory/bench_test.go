@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/inventory"
 )
 
 // BenchmarkHoldSeats holds one random seat of a 100,000-seat zone per call, from

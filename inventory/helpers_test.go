@@ -10,9 +10,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/inventory"
-	"boxoffice/store"
-	"boxoffice/store/storetest"
+	"github.com/boxofficehq/boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/store"
+	"github.com/boxofficehq/boxoffice/store/storetest"
 )
 
 // clock is a test clock shared by every goroutine of a test.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/inventory"
 )
 
 func TestHoldSeatsIsAllOrNothing(t *testing.T) {

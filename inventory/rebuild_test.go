@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/inventory"
 )
 
 // deleteKeys loses the event's inventory as a Redis restart would.

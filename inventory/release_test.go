@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/inventory"
 )
 
 func TestReleaseIsIdempotent(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/webhook"
 
-	"boxoffice/payments"
+	"github.com/boxofficehq/boxoffice/payments"
 )
 
 func TestNewStripe(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/webhook"
 
-	"boxoffice/payments"
+	"github.com/boxofficehq/boxoffice/payments"
 )
 
 const (

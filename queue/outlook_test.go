@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/queue"
 )
 
 func TestOutlook(t *testing.T) {

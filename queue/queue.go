@@ -14,8 +14,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"boxoffice/session"
-	"boxoffice/store"
+	"github.com/boxofficehq/boxoffice/session"
+	"github.com/boxofficehq/boxoffice/store"
 )
 
 var (

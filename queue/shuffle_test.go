@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/queue"
 )
 
 // chiSquareLimit is the critical value of a chi-square statistic with df degrees

@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/session"
+	"github.com/boxofficehq/boxoffice/session"
 )
 
 func TestTokenRoundTrip(t *testing.T) {

@@ -20,7 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"golang.org/x/crypto/bcrypt"
 
-	"boxoffice/migrations"
+	"github.com/boxofficehq/boxoffice/migrations"
 )
 
 var (

@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/store"
-	"boxoffice/store/storetest"
+	"github.com/boxofficehq/boxoffice/store"
+	"github.com/boxofficehq/boxoffice/store/storetest"
 )
 
 func newHold(ev *store.Event, user string, seats []string, qty int) store.NewHold {

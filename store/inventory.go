@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/inventory"
 )
 
 // InventorySnapshot reads an event's inventory as inventory.Rebuild needs it:

@@ -9,9 +9,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/inventory"
-	"boxoffice/store"
-	"boxoffice/store/storetest"
+	"github.com/boxofficehq/boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/store"
+	"github.com/boxofficehq/boxoffice/store/storetest"
 )
 
 // holdRow writes a hold and takes its tickets, in plain SQL so the test does not

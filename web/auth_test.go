@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/store"
+	"github.com/boxofficehq/boxoffice/store"
 )
 
 func TestRegisterLoginMeLogout(t *testing.T) {

@@ -10,12 +10,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
 
-	"boxoffice/booking"
-	"boxoffice/inventory"
-	"boxoffice/payments"
-	"boxoffice/queue"
-	"boxoffice/session"
-	"boxoffice/store"
+	"github.com/boxofficehq/boxoffice/booking"
+	"github.com/boxofficehq/boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/payments"
+	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/session"
+	"github.com/boxofficehq/boxoffice/store"
 )
 
 // apiError is an error with its HTTP answer decided where it is raised.

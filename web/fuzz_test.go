@@ -18,11 +18,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/queue"
-	"boxoffice/session"
-	"boxoffice/store"
-	"boxoffice/store/storetest"
-	"boxoffice/web"
+	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/session"
+	"github.com/boxofficehq/boxoffice/store"
+	"github.com/boxofficehq/boxoffice/store/storetest"
+	"github.com/boxofficehq/boxoffice/web"
 )
 
 // The fuzz targets below send arbitrary bodies to every JSON endpoint and check

@@ -13,10 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/stripe/stripe-go/v76/webhook"
 
-	"boxoffice/payments"
-	"boxoffice/store"
-	"boxoffice/store/storetest"
-	"boxoffice/web"
+	"github.com/boxofficehq/boxoffice/payments"
+	"github.com/boxofficehq/boxoffice/store"
+	"github.com/boxofficehq/boxoffice/store/storetest"
+	"github.com/boxofficehq/boxoffice/web"
 )
 
 // The fuzz targets below aim arbitrary bodies at the ticket flow (reserve, pay,

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/store"
+	"github.com/boxofficehq/boxoffice/store"
 )
 
 // 50 concurrent identical writes with one key have one effect, and every one of

@@ -9,8 +9,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
-	"boxoffice/queue"
-	"boxoffice/realtime"
+	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/realtime"
 )
 
 // Hub is what the API needs from the live-update hub; *realtime.Hub satisfies it.

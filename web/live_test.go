@@ -13,9 +13,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/queue"
-	"boxoffice/store"
-	"boxoffice/store/storetest"
+	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/store"
+	"github.com/boxofficehq/boxoffice/store/storetest"
 )
 
 // liveClient is a fan's WebSocket on one instance.

@@ -3,7 +3,7 @@ package web_test
 import (
 	"testing"
 
-	"boxoffice/store/storetest"
+	"github.com/boxofficehq/boxoffice/store/storetest"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }

@@ -9,9 +9,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"boxoffice/queue"
-	"boxoffice/session"
-	"boxoffice/store"
+	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/session"
+	"github.com/boxofficehq/boxoffice/store"
 )
 
 // Line is what the API needs from the waiting room; *queue.Queue satisfies it.

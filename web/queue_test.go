@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"boxoffice/store/storetest"
+	"github.com/boxofficehq/boxoffice/store/storetest"
 )
 
 // openEvent creates an event whose sale opened a minute ago, with a cap of max

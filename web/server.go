@@ -12,7 +12,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"boxoffice/store"
+	"github.com/boxofficehq/boxoffice/store"
 )
 
 // Store is what the API needs from PostgreSQL; *store.DB satisfies it.

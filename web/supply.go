@@ -5,9 +5,9 @@ import (
 	"sync"
 	"time"
 
-	"boxoffice/queue"
-	"boxoffice/realtime"
-	"boxoffice/store"
+	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/realtime"
+	"github.com/boxofficehq/boxoffice/store"
 )
 
 // supplyTTL bounds how stale the counts behind tickets_left and outlook are.

@@ -8,11 +8,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"boxoffice/booking"
-	"boxoffice/inventory"
-	"boxoffice/queue"
-	"boxoffice/realtime"
-	"boxoffice/store"
+	"github.com/boxofficehq/boxoffice/booking"
+	"github.com/boxofficehq/boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/realtime"
+	"github.com/boxofficehq/boxoffice/store"
 )
 
 // sessionHeader carries the signed session token. Optional: without it the

@@ -8,8 +8,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"boxoffice/payments"
-	"boxoffice/store"
+	"github.com/boxofficehq/boxoffice/payments"
+	"github.com/boxofficehq/boxoffice/store"
 )
 
 // WebhookVerifier checks and reads a payment provider's deliveries;

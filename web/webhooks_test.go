@@ -11,9 +11,9 @@ import (
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/webhook"
 
-	"boxoffice/payments"
-	"boxoffice/store"
-	"boxoffice/web"
+	"github.com/boxofficehq/boxoffice/payments"
+	"github.com/boxofficehq/boxoffice/store"
+	"github.com/boxofficehq/boxoffice/web"
 )
 
 const webhookSecret = "whsec_test_secret"

@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"boxoffice/store"
+	"github.com/boxofficehq/boxoffice/store"
 )
 
 // url is the package's database and pool its shared pool, set by Main before
