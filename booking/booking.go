@@ -188,15 +188,20 @@ func (s *Service) end(ctx context.Context, holdID, status string) (*store.Hold, 
 	return h, nil
 }
 
-// EndSession releases every active hold of the fan for the event: the shopping
-// session is over.
-func (s *Service) EndSession(ctx context.Context, eventID, userID string) error {
+// EndSession ends the fan's active holds for the event because the shopping
+// session is over: left says the fan chose to leave (holds RELEASED); otherwise
+// the session ran out (holds EXPIRED).
+func (s *Service) EndSession(ctx context.Context, eventID, userID string, left bool) error {
 	ids, err := s.store.ActiveHoldsOfSession(ctx, eventID, userID)
 	if err != nil {
 		return err
 	}
+	status := store.HoldExpired
+	if left {
+		status = store.HoldReleased
+	}
 	for _, id := range ids {
-		if _, err := s.end(ctx, id, store.HoldReleased); err != nil && !errors.Is(err, ErrHoldGone) {
+		if _, err := s.end(ctx, id, status); err != nil && !errors.Is(err, ErrHoldGone) {
 			return err
 		}
 	}

@@ -121,7 +121,7 @@ func (s *Server) OnStep(ctx context.Context, ev queue.Event, step *queue.Step) {
 		s.log.WarnContext(ctx, "publish queue tick", "event", ev.ID, "err", err)
 	}
 	for _, e := range step.Expired {
-		if err := s.booking.EndSession(ctx, ev.ID, e.UserID); err != nil {
+		if err := s.booking.EndSession(ctx, ev.ID, e.UserID, false); err != nil {
 			s.log.WarnContext(ctx, "release holds of an ended session", "event", ev.ID, "err", err)
 		}
 		m := realtime.Message{Type: realtime.TypeSessionExpired, UserID: e.UserID, SessionID: e.SessionID}

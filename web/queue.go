@@ -118,7 +118,7 @@ func (s *Server) leaveQueue(c echo.Context) error {
 	}
 	if left.Was == "admitted" {
 		// The session is over: its holds go back on sale now.
-		if err := s.booking.EndSession(c.Request().Context(), ev.ID, currentUser(c).ID); err != nil {
+		if err := s.booking.EndSession(c.Request().Context(), ev.ID, currentUser(c).ID, true); err != nil {
 			return err
 		}
 	}

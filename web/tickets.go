@@ -240,7 +240,7 @@ type Booking interface {
 	Reserve(ctx context.Context, r booking.Request) (*store.Hold, error)
 	Mine(ctx context.Context, holdID, userID string) (*store.Hold, error)
 	Release(ctx context.Context, holdID, userID string) (*store.Hold, error)
-	EndSession(ctx context.Context, eventID, userID string) error
+	EndSession(ctx context.Context, eventID, userID string, left bool) error
 	Pay(ctx context.Context, holdID, userID string) (*store.Payment, error)
 	Confirm(ctx context.Context, paymentID, userID, card string) (*store.Payment, error)
 	Book(ctx context.Context, holdID, paymentID, userID string) (*store.Booking, error)
