@@ -35,7 +35,7 @@ func BenchmarkHoldSeats(b *testing.B) {
 		for pb.Next() {
 			i := n.Add(1)
 			seat := z.Tickets[rand.IntN(len(z.Tickets))].SeatID
-			_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "fan", fmt.Sprintf("h%d", i), []string{seat}, 0)
+			_, err := f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "fan", HoldID: fmt.Sprintf("h%d", i), Seats: []string{seat}})
 			switch {
 			case err == nil:
 				won.Add(1)

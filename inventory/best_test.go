@@ -43,7 +43,7 @@ func TestHoldBest(t *testing.T) {
 			f.admit(t, "ann")
 			before := f.counts(t, "VIP")
 
-			h, err := f.inv.HoldBest(ctx, f.ev, "VIP", "ann", "h1", tt.qty, 0)
+			h, err := f.inv.HoldBest(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: "h1", Quantity: tt.qty})
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 				require.Equal(t, before, f.counts(t, "VIP"), "a refusal holds nothing")
@@ -74,7 +74,7 @@ func TestHoldBestFillsRowsWithoutLoneSeats(t *testing.T) {
 	f.admit(t, "ann")
 	var got [][]string
 	for _, h := range []string{"h1", "h2", "h3", "h4"} {
-		hold, err := f.inv.HoldBest(ctx, f.ev, "VIP", "ann", h, 2, 0)
+		hold, err := f.inv.HoldBest(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: h, Quantity: 2})
 		require.NoError(t, err)
 		got = append(got, hold.Seats)
 	}

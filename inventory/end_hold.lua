@@ -4,14 +4,17 @@
 -- hold ended already, or unknown, changes nothing. The record stays, marked
 -- ended, for a while: a repeated call stays a no-op, and a rebuild from a
 -- snapshot read before the end can tell the end is newer.
--- KEYS: users, holds, ended (zset hold -> end ms), zone meta, zone state.
+-- KEYS: users, holds, ended (zset hold -> end ms), unconfirmed, zone meta, zone state.
 -- ARGV: hold_id, zone_id, now_ms, keep_ms, 'release' | 'book'.
 -- Returns {'OK', tickets} or {'RETRY'} when the hold is not in that zone.
-local users, holds, ended, meta, state = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local users, holds, ended, unconfirmed, meta, state = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, zone, now, keep = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local book = ARGV[5] == 'book'
 
 local raw = redis.call('HGET', holds, id)
+-- The database has spoken of it (only then is a hold ended), so it is no
+-- phantom: stop watching it.
+redis.call('ZREM', unconfirmed, id)
 if not raw then return {'OK', 0} end
 local h = cjson.decode(raw)
 if h.z ~= zone then return {'RETRY'} end
@@ -32,13 +35,14 @@ else
   n = math.min(h.q, tonumber(redis.call('HGET', meta, 'held') or '0'))
   size = h.q
 end
-redis.call('HINCRBY', meta, 'held', -n)
+-- 0 - n, not -n: Lua's -0 reaches Redis as "-0", which HINCRBY refuses.
+redis.call('HINCRBY', meta, 'held', 0 - n)
 if book then
   redis.call('HINCRBY', meta, 'booked', n)
   h.s = 'b'
 else
   redis.call('HINCRBY', meta, 'avail', n)
-  if redis.call('HINCRBY', users, h.u, -size) <= 0 then redis.call('HDEL', users, h.u) end
+  if redis.call('HINCRBY', users, h.u, 0 - size) <= 0 then redis.call('HDEL', users, h.u) end
   h.s = 'r'
 end
 

@@ -6,73 +6,93 @@ import (
 	"strings"
 )
 
+// HoldRequest asks for tickets of one zone for one fan: Seats in a seated
+// zone, or a Quantity (from a pool, or the best seats of a seated zone).
+type HoldRequest struct {
+	EventID, ZoneID, UserID, HoldID string
+	Seats                           []string
+	Quantity                        int
+	MaxPerUser                      int // tickets held + booked per fan; <= 0 is no cap
+}
+
+// args are the preamble's ARGV (hold_preamble.lua), then extra.
+func (inv *Inventory) args(r HoldRequest, extra ...any) []any {
+	return append([]any{format, inv.now().UnixMilli(), r.UserID, r.HoldID, r.MaxPerUser, r.ZoneID}, extra...)
+}
+
+// keys are the preamble's KEYS, then the zone's keys in extra.
+func (k eventKeys) hold(z zoneKeys, extra ...string) []string {
+	return append([]string{k.loaded, k.active, k.users, k.holds, k.unconfirmed, z.meta}, extra...)
+}
+
 // HoldSeats holds every seat asked for, or none. The fan must have a shopping
-// session now (ErrNotAdmitted) and stay within maxPerUser tickets held or booked
-// (ErrLimitReached; maxPerUser <= 0 means no cap). Taken seats give a
-// *SeatTakenError naming them; seats the zone does not have, ErrUnknownSeat.
-// Seats asked twice count once.
-func (inv *Inventory) HoldSeats(ctx context.Context, eventID, zoneID, userID, holdID string, seats []string, maxPerUser int) (*Hold, error) {
-	seats = unique(seats)
+// session now (ErrNotAdmitted) and stay within MaxPerUser tickets held or booked
+// (ErrLimitReached). Taken seats give a *SeatTakenError naming them; seats the
+// zone does not have, ErrUnknownSeat. Seats asked twice count once.
+func (inv *Inventory) HoldSeats(ctx context.Context, r HoldRequest) (*Hold, error) {
+	seats := unique(r.Seats)
 	if len(seats) == 0 {
 		return nil, ErrNoTickets
 	}
-	k, z := keysOf(eventID), zoneKeysOf(eventID, zoneID)
-	args := make([]any, 0, 6+len(seats))
-	args = append(args, format, inv.now().UnixMilli(), userID, holdID, maxPerUser, zoneID)
-	for _, s := range seats {
-		args = append(args, s)
+	k, z := keysOf(r.EventID), zoneKeysOf(r.EventID, r.ZoneID)
+	extra := make([]any, len(seats))
+	for i, s := range seats {
+		extra[i] = s
 	}
-	res, err := inv.holdSeats.Run(ctx, inv.rdb, []string{k.loaded, k.active, k.users, k.holds, z.meta, z.state, z.seats}, args...).Slice()
+	res, err := inv.holdSeats.Run(ctx, inv.rdb, k.hold(z, z.state, z.seats), inv.args(r, extra...)...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("run hold_seats.lua: %w", err)
 	}
-	if err := holdError(res, len(seats), maxPerUser); err != nil {
+	if err := holdError(res, len(seats), r.MaxPerUser); err != nil {
 		return nil, err
 	}
-	return &Hold{ID: holdID, EventID: eventID, ZoneID: zoneID, UserID: userID, Seats: seats, Quantity: len(seats)}, nil
+	return &Hold{ID: r.HoldID, EventID: r.EventID, ZoneID: r.ZoneID, UserID: r.UserID, Seats: seats, Quantity: len(seats)}, nil
 }
 
-// HoldQuantity holds qty tickets of a pool zone, or none (ErrNotEnough). Same
-// session and limit checks as HoldSeats. The database picks the tickets.
-func (inv *Inventory) HoldQuantity(ctx context.Context, eventID, zoneID, userID, holdID string, qty, maxPerUser int) (*Hold, error) {
-	if qty <= 0 {
+// HoldQuantity holds Quantity tickets of a pool zone, or none (ErrNotEnough).
+// Same session and limit checks as HoldSeats. The database picks the tickets.
+func (inv *Inventory) HoldQuantity(ctx context.Context, r HoldRequest) (*Hold, error) {
+	if r.Quantity <= 0 {
 		return nil, ErrNoTickets
 	}
-	k, z := keysOf(eventID), zoneKeysOf(eventID, zoneID)
-	res, err := inv.holdQuantity.Run(ctx, inv.rdb, []string{k.loaded, k.active, k.users, k.holds, z.meta},
-		format, inv.now().UnixMilli(), userID, holdID, maxPerUser, zoneID, qty).Slice()
+	k, z := keysOf(r.EventID), zoneKeysOf(r.EventID, r.ZoneID)
+	res, err := inv.holdQuantity.Run(ctx, inv.rdb, k.hold(z), inv.args(r, r.Quantity)...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("run hold_quantity.lua: %w", err)
 	}
-	if err := holdError(res, qty, maxPerUser); err != nil {
+	if err := holdError(res, r.Quantity, r.MaxPerUser); err != nil {
 		return nil, err
 	}
-	return &Hold{ID: holdID, EventID: eventID, ZoneID: zoneID, UserID: userID, Quantity: qty}, nil
+	return &Hold{ID: r.HoldID, EventID: r.EventID, ZoneID: r.ZoneID, UserID: r.UserID, Quantity: r.Quantity}, nil
 }
 
-// HoldBest holds the best qty adjacent seats of a seated zone: in one row, rows
-// nearest the stage first, never leaving a lone seat when another choice
-// leaves none. It never splits the party: ErrNotEnough when no row has qty
-// adjacent seats. Same session and limit checks as HoldSeats.
-func (inv *Inventory) HoldBest(ctx context.Context, eventID, zoneID, userID, holdID string, qty, maxPerUser int) (*Hold, error) {
-	if qty <= 0 {
+// HoldBest holds the best Quantity adjacent seats of a seated zone: in one row,
+// rows nearest the stage first, never leaving a lone seat when another choice
+// leaves none. It never splits the party: ErrNotEnough when no row has that
+// many adjacent seats. Same session and limit checks as HoldSeats.
+func (inv *Inventory) HoldBest(ctx context.Context, r HoldRequest) (*Hold, error) {
+	if r.Quantity <= 0 {
 		return nil, ErrNoTickets
 	}
-	k, z := keysOf(eventID), zoneKeysOf(eventID, zoneID)
-	res, err := inv.holdBest.Run(ctx, inv.rdb, []string{k.loaded, k.active, k.users, k.holds, z.meta, z.state, z.ids},
-		format, inv.now().UnixMilli(), userID, holdID, maxPerUser, zoneID, qty).Slice()
+	k, z := keysOf(r.EventID), zoneKeysOf(r.EventID, r.ZoneID)
+	res, err := inv.holdBest.Run(ctx, inv.rdb, k.hold(z, z.state, z.ids), inv.args(r, r.Quantity)...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("run hold_best.lua: %w", err)
 	}
-	if err := holdError(res, qty, maxPerUser); err != nil {
+	if err := holdError(res, r.Quantity, r.MaxPerUser); err != nil {
 		return nil, err
 	}
-	return &Hold{ID: holdID, EventID: eventID, ZoneID: zoneID, UserID: userID, Seats: strs(res[1]), Quantity: qty}, nil
+	seats, err := strs(res, 1)
+	if err != nil {
+		return nil, err
+	}
+	return &Hold{ID: r.HoldID, EventID: r.EventID, ZoneID: r.ZoneID, UserID: r.UserID, Seats: seats, Quantity: r.Quantity}, nil
 }
 
-// holdError turns a hold script's refusal into the package's errors.
+// holdError turns a hold script's refusal into the package's errors. A reply
+// of another shape is an error, never a panic.
 func holdError(res []any, asked, maxPerUser int) error {
-	code, _ := res[0].(string)
+	code, _ := at(res, 0).(string)
 	switch code {
 	case "OK":
 		return nil
@@ -87,27 +107,48 @@ func holdError(res []any, asked, maxPerUser int) error {
 	case "EXISTS":
 		return ErrHoldExists
 	case "UNKNOWN":
-		return fmt.Errorf("%w: %s", ErrUnknownSeat, strings.Join(strs(res[1]), ", "))
+		seats, err := strs(res, 1)
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %s", ErrUnknownSeat, strings.Join(seats, ", "))
 	case "TAKEN":
-		return &SeatTakenError{Seats: strs(res[1])}
+		seats, err := strs(res, 1)
+		if err != nil {
+			return err
+		}
+		return &SeatTakenError{Seats: seats}
 	case "LIMIT":
-		return fmt.Errorf("%w: %d held or booked, %d more asked, at most %d", ErrLimitReached, res[1], asked, maxPerUser)
+		return fmt.Errorf("%w: %d held or booked, %d more asked, at most %d", ErrLimitReached, at(res, 1), asked, maxPerUser)
 	case "NOT_ENOUGH":
-		return fmt.Errorf("%w: %d asked, %d left", ErrNotEnough, asked, res[1])
+		return fmt.Errorf("%w: %d asked, %d left", ErrNotEnough, asked, at(res, 1))
 	case "NOT_TOGETHER":
-		return fmt.Errorf("%w: no row has %d adjacent seats (%d left in all)", ErrNotEnough, asked, res[1])
+		return fmt.Errorf("%w: no row has %d adjacent seats (%d left in all)", ErrNotEnough, asked, at(res, 1))
 	}
 	return fmt.Errorf("hold: unexpected script answer %v", res)
 }
 
-func strs(v any) []string {
-	list, _ := v.([]any)
-	out := make([]string, 0, len(list))
-	for _, s := range list {
-		str, _ := s.(string)
-		out = append(out, str)
+// at is res[i], or nil past its end.
+func at(res []any, i int) any {
+	if i < len(res) {
+		return res[i]
 	}
-	return out
+	return nil
+}
+
+// strs reads res[i] as a list of strings.
+func strs(res []any, i int) ([]string, error) {
+	list, ok := at(res, i).([]any)
+	if !ok {
+		return nil, fmt.Errorf("hold: script answer %v has no list at %d", res, i)
+	}
+	out := make([]string, len(list))
+	for j, s := range list {
+		if out[j], ok = s.(string); !ok {
+			return nil, fmt.Errorf("hold: script answer %v has a non-string in its list", res)
+		}
+	}
+	return out, nil
 }
 
 // unique drops repeats and keeps the order.

@@ -20,11 +20,11 @@ func TestHoldSeatsIsAllOrNothing(t *testing.T) {
 	f.load(t, seated("VIP", "00000"))
 	f.admit(t, "ann", "bob")
 
-	h, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "h1", []string{"1A", "1B"}, 6)
+	h, err := f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: "h1", Seats: []string{"1A", "1B"}, MaxPerUser: 6})
 	require.NoError(t, err)
 	require.Equal(t, &inventory.Hold{ID: "h1", EventID: f.ev, ZoneID: "VIP", UserID: "ann", Seats: []string{"1A", "1B"}, Quantity: 2}, h)
 
-	_, err = f.inv.HoldSeats(ctx, f.ev, "VIP", "bob", "h2", []string{"1C", "1B", "1A"}, 6)
+	_, err = f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "bob", HoldID: "h2", Seats: []string{"1C", "1B", "1A"}, MaxPerUser: 6})
 	var taken *inventory.SeatTakenError
 	require.ErrorAs(t, err, &taken)
 	require.Equal(t, []string{"1B", "1A"}, taken.Seats, "names every seat that is gone, in the order asked")
@@ -57,7 +57,7 @@ func TestHoldSeatsOneWinnerUnderRace(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			_, err := f.inv.HoldSeats(context.Background(), f.ev, "VIP", fans[i], fmt.Sprintf("h%d", i), []string{"1E"}, 6)
+			_, err := f.inv.HoldSeats(context.Background(), inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: fans[i], HoldID: fmt.Sprintf("h%d", i), Seats: []string{"1E"}, MaxPerUser: 6})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -95,7 +95,7 @@ func TestHoldQuantityNeverOversells(t *testing.T) {
 		f.admit(t, fan)
 		wg.Go(func() {
 			<-start
-			_, err := f.inv.HoldQuantity(context.Background(), f.ev, "GA", fan, "h-"+fan, q, 6)
+			_, err := f.inv.HoldQuantity(context.Background(), inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: fan, HoldID: "h-" + fan, Quantity: q, MaxPerUser: 6})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -126,7 +126,7 @@ func TestHoldRefusals(t *testing.T) {
 	// bob's session ended a moment ago: it is still in the set until the
 	// admission step sweeps it, and must not count.
 	require.NoError(t, f.rdb.ZAdd(ctx, "ev:{"+f.ev+"}:active", redisZ(f.clock.now().Add(-time.Millisecond), "bob")).Err())
-	_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "taken", []string{"2D"}, 6)
+	_, err := f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: "taken", Seats: []string{"2D"}, MaxPerUser: 6})
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -135,55 +135,55 @@ func TestHoldRefusals(t *testing.T) {
 		wantErr error
 	}{
 		{"never admitted", func() error {
-			_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "cyd", "x1", []string{"1A"}, 6)
+			_, err := f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "cyd", HoldID: "x1", Seats: []string{"1A"}, MaxPerUser: 6})
 			return err
 		}, inventory.ErrNotAdmitted},
 		{"session expired", func() error {
-			_, err := f.inv.HoldQuantity(ctx, f.ev, "GA", "bob", "x2", 1, 6)
+			_, err := f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: "bob", HoldID: "x2", Quantity: 1, MaxPerUser: 6})
 			return err
 		}, inventory.ErrNotAdmitted},
 		{"over the limit with what is held", func() error {
-			_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "x3", []string{"1A", "1B"}, 2)
+			_, err := f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: "x3", Seats: []string{"1A", "1B"}, MaxPerUser: 2})
 			return err
 		}, inventory.ErrLimitReached},
 		{"over the limit in one go", func() error {
-			_, err := f.inv.HoldQuantity(ctx, f.ev, "GA", "ann", "x4", 7, 6)
+			_, err := f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: "ann", HoldID: "x4", Quantity: 7, MaxPerUser: 6})
 			return err
 		}, inventory.ErrLimitReached},
 		{"best available over the limit", func() error {
-			_, err := f.inv.HoldBest(ctx, f.ev, "VIP", "ann", "x5", 3, 3)
+			_, err := f.inv.HoldBest(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: "x5", Quantity: 3, MaxPerUser: 3})
 			return err
 		}, inventory.ErrLimitReached},
 		{"unknown seat", func() error {
-			_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "x6", []string{"1A", "9Z"}, 6)
+			_, err := f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: "x6", Seats: []string{"1A", "9Z"}, MaxPerUser: 6})
 			return err
 		}, inventory.ErrUnknownSeat},
 		{"unknown zone", func() error {
-			_, err := f.inv.HoldQuantity(ctx, f.ev, "PIT", "ann", "x7", 1, 6)
+			_, err := f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "PIT", UserID: "ann", HoldID: "x7", Quantity: 1, MaxPerUser: 6})
 			return err
 		}, inventory.ErrUnknownZone},
 		{"seats in a pool", func() error {
-			_, err := f.inv.HoldSeats(ctx, f.ev, "GA", "ann", "x8", []string{"1A"}, 6)
+			_, err := f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: "ann", HoldID: "x8", Seats: []string{"1A"}, MaxPerUser: 6})
 			return err
 		}, inventory.ErrWrongKind},
 		{"a quantity of a seated zone", func() error {
-			_, err := f.inv.HoldQuantity(ctx, f.ev, "VIP", "ann", "x9", 1, 6)
+			_, err := f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: "x9", Quantity: 1, MaxPerUser: 6})
 			return err
 		}, inventory.ErrWrongKind},
 		{"more than the pool has", func() error {
-			_, err := f.inv.HoldQuantity(ctx, f.ev, "GA", "ann", "x10", 11, 0)
+			_, err := f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: "ann", HoldID: "x10", Quantity: 11})
 			return err
 		}, inventory.ErrNotEnough},
 		{"hold id used before", func() error {
-			_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "taken", []string{"1A"}, 6)
+			_, err := f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: "taken", Seats: []string{"1A"}, MaxPerUser: 6})
 			return err
 		}, inventory.ErrHoldExists},
 		{"nothing asked", func() error {
-			_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "x11", nil, 6)
+			_, err := f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: "x11", MaxPerUser: 6})
 			return err
 		}, inventory.ErrNoTickets},
 		{"event not loaded", func() error {
-			_, err := f.inv.HoldQuantity(ctx, "ev_not_loaded_"+f.ev, "GA", "ann", "x12", 1, 6)
+			_, err := f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: "ev_not_loaded_" + f.ev, ZoneID: "GA", UserID: "ann", HoldID: "x12", Quantity: 1, MaxPerUser: 6})
 			return err
 		}, inventory.ErrNotLoaded},
 	}
@@ -203,12 +203,12 @@ func TestHoldLimitCountsBookedAcrossZones(t *testing.T) {
 	ctx := context.Background()
 	f.load(t, seated("VIP", "0000"), pool("GA", 10))
 	f.admit(t, "ann")
-	_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "h1", []string{"1A", "1B"}, 4)
+	_, err := f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: "h1", Seats: []string{"1A", "1B"}, MaxPerUser: 4})
 	require.NoError(t, err)
 	require.NoError(t, f.inv.MarkBooked(ctx, f.ev, "h1"))
-	_, err = f.inv.HoldQuantity(ctx, f.ev, "GA", "ann", "h2", 2, 4)
+	_, err = f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: "ann", HoldID: "h2", Quantity: 2, MaxPerUser: 4})
 	require.NoError(t, err)
-	_, err = f.inv.HoldQuantity(ctx, f.ev, "GA", "ann", "h3", 1, 4)
+	_, err = f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: "ann", HoldID: "h3", Quantity: 1, MaxPerUser: 4})
 	require.ErrorIs(t, err, inventory.ErrLimitReached)
 	require.Contains(t, err.Error(), "4 held or booked")
 }

@@ -13,7 +13,9 @@
 //	ev:{E}:inv:holds          hash hold id -> JSON {z, u, t, s: h|r|b, o: offsets | q, e}
 //	ev:{E}:inv:ended          ZSET hold id -> end ms, to forget ended holds after a while
 //	ev:{E}:inv:users          hash user -> tickets held + booked
-//	ev:{E}:inv:cancelled      set of booking ids whose tickets went back on sale
+//	ev:{E}:inv:unconfirmed    ZSET hold id -> decision ms: holds the database has not
+//	                          confirmed yet (a phantom, if its replica died, is freed)
+//	ev:{E}:inv:cancelled      set of "booking zone" whose tickets went back on sale
 //	ev:{E}:inv:z:<Z>          hash: kind, rows ("offset:len,..." nearest the stage first),
 //	                          avail, held, booked
 //	ev:{E}:inv:z:<Z>:state    seated: one byte per seat in stage order, '0' available,
@@ -42,6 +44,8 @@ import (
 )
 
 var (
+	//go:embed hold_preamble.lua
+	holdPreambleLua string
 	//go:embed hold_seats.lua
 	holdSeatsLua string
 	//go:embed hold_quantity.lua
@@ -127,9 +131,9 @@ type Inventory struct {
 func New(rdb redis.UniversalClient, now func() time.Time) *Inventory {
 	return &Inventory{
 		rdb: rdb, now: now,
-		holdSeats:      redis.NewScript(holdSeatsLua),
-		holdQuantity:   redis.NewScript(holdQuantityLua),
-		holdBest:       redis.NewScript(holdBestLua),
+		holdSeats:      redis.NewScript(holdPreambleLua + holdSeatsLua),
+		holdQuantity:   redis.NewScript(holdPreambleLua + holdQuantityLua),
+		holdBest:       redis.NewScript(holdPreambleLua + holdBestLua),
 		endHold:        redis.NewScript(endHoldLua),
 		releaseBooking: redis.NewScript(releaseBookingLua),
 		rebuild:        redis.NewScript(rebuildLua),
@@ -137,13 +141,13 @@ func New(rdb redis.UniversalClient, now func() time.Time) *Inventory {
 }
 
 // eventKeys are an event's keys, all under its cluster hash tag.
-type eventKeys struct{ loaded, active, holds, ended, users, cancelled string }
+type eventKeys struct{ loaded, active, holds, ended, unconfirmed, users, cancelled string }
 
 func keysOf(eventID string) eventKeys {
 	p := "ev:{" + eventID + "}:"
 	return eventKeys{
 		loaded: p + "inv:loaded", active: p + "active", holds: p + "inv:holds", ended: p + "inv:ended",
-		users: p + "inv:users", cancelled: p + "inv:cancelled",
+		unconfirmed: p + "inv:unconfirmed", users: p + "inv:users", cancelled: p + "inv:cancelled",
 	}
 }
 

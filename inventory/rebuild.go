@@ -24,7 +24,13 @@ type Snapshot struct {
 	Zones   []SnapshotZone
 	Holds   []SnapshotHold // ACTIVE holds
 	Users   map[string]int // per user: tickets in active holds + booked tickets of confirmed bookings
+	// Cancelled are the event's cancelled bookings, per zone: their tickets are
+	// on sale in the snapshot, so their own releases must change nothing after it.
+	Cancelled []CancelledBooking
 }
+
+// CancelledBooking is a cancelled booking's zone.
+type CancelledBooking struct{ BookingID, ZoneID string }
 
 // SnapshotZone is a zone and every one of its tickets.
 type SnapshotZone struct {
@@ -52,9 +58,10 @@ type SnapshotHold struct {
 // The rebuild script's input; field names are short to keep large events' payload small.
 type (
 	payload struct {
-		Zones []payloadZone          `json:"zones"`
-		Holds map[string]payloadHold `json:"holds"`
-		Users map[string]int         `json:"users"`
+		Zones     []payloadZone          `json:"zones"`
+		Holds     map[string]payloadHold `json:"holds"`
+		Users     map[string]int         `json:"users"`
+		Cancelled []string               `json:"cancelled"` // never null: the script walks it
 	}
 	payloadZone struct {
 		ID     string `json:"id"`
@@ -92,7 +99,11 @@ func plan(snap *Snapshot) (*payload, []map[string]int, error) {
 	if snap.EventID == "" || len(snap.Zones) == 0 {
 		return nil, nil, fmt.Errorf("snapshot: no event id or no zones")
 	}
-	p := &payload{Holds: make(map[string]payloadHold, len(snap.Holds)), Users: make(map[string]int, len(snap.Users))}
+	p := &payload{Holds: make(map[string]payloadHold, len(snap.Holds)), Users: make(map[string]int, len(snap.Users)),
+		Cancelled: make([]string, 0, len(snap.Cancelled))}
+	for _, c := range snap.Cancelled {
+		p.Cancelled = append(p.Cancelled, cancelledMember(c.BookingID, c.ZoneID))
+	}
 	maps := make([]map[string]int, len(snap.Zones))
 	index := make(map[string]int, len(snap.Zones))
 	for i, z := range snap.Zones {
@@ -211,7 +222,7 @@ func (inv *Inventory) Rebuild(ctx context.Context, snap *Snapshot) error {
 	var token [8]byte
 	_, _ = rand.Read(token[:])
 	k := keysOf(snap.EventID)
-	keys := []string{k.loaded, k.holds, k.users}
+	keys := []string{k.loaded, k.holds, k.users, k.cancelled}
 	var staged []string
 	_, err = inv.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, z := range snap.Zones {
@@ -257,9 +268,11 @@ func (inv *Inventory) Rebuild(ctx context.Context, snap *Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("run rebuild.lua for %s: %w", snap.EventID, err)
 	}
-	switch res[0] {
+	switch at(res, 0) {
 	case "OK", "STALE":
 		return nil
+	case "STAGING_LOST":
+		return fmt.Errorf("rebuild %s: staged seat maps expired before the swap", snap.EventID)
 	}
-	return fmt.Errorf("rebuild %s: staged seat maps expired before the swap", snap.EventID)
+	return fmt.Errorf("rebuild %s: unexpected script answer %v", snap.EventID, res)
 }

@@ -9,13 +9,15 @@
 --   * a hold booked at or after the read that the snapshot lacks is booked.
 -- Seat maps were staged under temporary keys beforehand and are renamed in, so
 -- this step stays short. A snapshot older than the one loaded changes nothing.
--- The set of cancelled bookings is left alone: it keeps cancellations idempotent
--- across rebuilds.
--- KEYS: loaded, holds, users, then per zone: meta, state, seats, ids, staged seats, staged ids.
+-- The set of cancelled bookings keeps its members and gains the cancellations
+-- the snapshot shows, so a cancellation's own release that comes after this
+-- rebuild changes nothing: the snapshot has its tickets on sale already.
+-- KEYS: loaded, holds, users, cancelled, then per zone: meta, state, seats, ids, staged seats, staged ids.
 -- ARGV: format, taken_ms, since_ms, now_ms, payload JSON
---   {zones: [{id, kind, rows, state, avail, held, booked}], holds: {id: {z, u, o | q}}, users: {user: n}}.
+--   {zones: [{id, kind, rows, state, avail, held, booked}], holds: {id: {z, u, o | q}}, users: {user: n},
+--    cancelled: ["booking zone", ...]}.
 -- Returns {'OK', holds kept or replayed, holds dropped}, {'STALE', 0, 0} or {'STAGING_LOST', 0, 0}.
-local loaded, holds, users = KEYS[1], KEYS[2], KEYS[3]
+local loaded, holds, users, cancelled = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local format, taken, since, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local p = cjson.decode(ARGV[5])
 
@@ -24,7 +26,7 @@ local same = prev[1] == format
 if same and tonumber(prev[2]) and tonumber(prev[2]) > taken then return {'STALE', 0, 0} end
 -- Check before writing anything: a script that fails halfway keeps its writes.
 for i, z in ipairs(p.zones) do
-  local b = 3 + (i - 1) * 6
+  local b = 4 + (i - 1) * 6
   if z.kind == 'seated' and (redis.call('EXISTS', KEYS[b + 5]) == 0 or redis.call('EXISTS', KEYS[b + 6]) == 0) then
     return {'STAGING_LOST', 0, 0}
   end
@@ -41,7 +43,7 @@ end
 
 local zones, names = {}, {}
 for i, z in ipairs(p.zones) do
-  local b = 3 + (i - 1) * 6
+  local b = 4 + (i - 1) * 6
   local meta, state, seats, ids = KEYS[b + 1], KEYS[b + 2], KEYS[b + 3], KEYS[b + 4]
   redis.call('UNLINK', meta, state, seats, ids) -- UNLINK: large maps are freed off the main thread
   if z.kind == 'seated' then
@@ -58,6 +60,7 @@ end
 
 redis.call('UNLINK', users)
 for u, n in pairs(p.users) do redis.call('HSET', users, u, n) end
+for _, c in ipairs(p.cancelled) do redis.call('SADD', cancelled, c) end
 
 local field = {['0'] = 'avail', ['1'] = 'held', ['2'] = 'booked'}
 local function size(h)
@@ -90,7 +93,8 @@ local function move(z, h, from, to)
   else
     n = math.min(h.q, tonumber(redis.call('HGET', z.meta, field[from])))
   end
-  redis.call('HINCRBY', z.meta, field[from], -n)
+  -- 0 - n, not -n: Lua's -0 reaches Redis as "-0", which HINCRBY refuses.
+  redis.call('HINCRBY', z.meta, field[from], 0 - n)
   redis.call('HINCRBY', z.meta, field[to], n)
 end
 
@@ -102,7 +106,7 @@ for id, s in pairs(p.holds) do
   local rec = {z = s.z, u = s.u, t = 0, s = 'h', o = s.o, q = s.q}
   if r and r.s == 'r' then
     move(z, s, '1', '0')
-    count(s.u, -size(s))
+    count(s.u, 0 - size(s))
     rec = r
   elseif r and r.s == 'b' then
     move(z, s, '1', '2')

@@ -28,11 +28,11 @@ func TestRebuildRestoresALostEvent(t *testing.T) {
 	ctx := context.Background()
 	f.load(t, pool("GA", 10), seated("VIP", "0000", "000"))
 	f.admit(t, "ann", "bob", "cyd")
-	_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "h1", []string{"1A", "1B"}, 4)
+	_, err := f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: "h1", Seats: []string{"1A", "1B"}, MaxPerUser: 4})
 	require.NoError(t, err)
-	_, err = f.inv.HoldQuantity(ctx, f.ev, "GA", "bob", "h2", 3, 4)
+	_, err = f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: "bob", HoldID: "h2", Quantity: 3, MaxPerUser: 4})
 	require.NoError(t, err)
-	_, err = f.inv.HoldSeats(ctx, f.ev, "VIP", "cyd", "h3", []string{"2C"}, 4)
+	_, err = f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "cyd", HoldID: "h3", Seats: []string{"2C"}, MaxPerUser: 4})
 	require.NoError(t, err)
 	require.NoError(t, f.inv.MarkBooked(ctx, f.ev, "h3"))
 	counts, err := f.inv.Counts(ctx, f.ev)
@@ -56,7 +56,7 @@ func TestRebuildRestoresALostEvent(t *testing.T) {
 	loaded, err := f.inv.Loaded(ctx, f.ev)
 	require.NoError(t, err)
 	require.False(t, loaded)
-	_, err = f.inv.HoldQuantity(ctx, f.ev, "GA", "ann", "h4", 1, 4)
+	_, err = f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: "ann", HoldID: "h4", Quantity: 1, MaxPerUser: 4})
 	require.ErrorIs(t, err, inventory.ErrNotLoaded)
 	drift, err := f.inv.Drift(ctx, snap)
 	require.NoError(t, err)
@@ -78,9 +78,9 @@ func TestRebuildRestoresALostEvent(t *testing.T) {
 	// Holds and fans' counts came back too.
 	require.NoError(t, f.inv.Release(ctx, f.ev, "h1"))
 	require.Equal(t, inventory.Available, f.seats(t, "VIP")["1A"])
-	_, err = f.inv.HoldQuantity(ctx, f.ev, "GA", "bob", "h5", 2, 4)
+	_, err = f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: "bob", HoldID: "h5", Quantity: 2, MaxPerUser: 4})
 	require.ErrorIs(t, err, inventory.ErrLimitReached, "bob holds 3 of 4 already")
-	_, err = f.inv.HoldQuantity(ctx, f.ev, "GA", "ann", "h6", 4, 4)
+	_, err = f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: "ann", HoldID: "h6", Quantity: 4, MaxPerUser: 4})
 	require.NoError(t, err, "ann's released seats no longer count")
 	require.NoError(t, f.inv.MarkBooked(ctx, f.ev, "h2"))
 	require.Equal(t, inventory.ZoneCounts{ZoneID: "GA", Available: 3, Held: 4, Booked: 3}, f.counts(t, "GA"))
@@ -122,7 +122,7 @@ func TestRebuildKeepsHoldsInFlight(t *testing.T) {
 	f.admit(t, "ann", "bob")
 	hold := func(id string, seat string) {
 		t.Helper()
-		_, err := f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", id, []string{seat}, 0)
+		_, err := f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: id, Seats: []string{seat}})
 		require.NoError(t, err)
 	}
 	hold("old", "1E") // long ago; the database never got it (its writer died)
@@ -130,10 +130,10 @@ func TestRebuildKeepsHoldsInFlight(t *testing.T) {
 	f.admit(t, "ann", "bob")
 	hold("committed-then-released", "1B")
 	hold("committed-then-booked", "1C")
-	_, err := f.inv.HoldQuantity(ctx, f.ev, "GA", "bob", "pool-committed-then-released", 2, 0)
+	_, err := f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: "bob", HoldID: "pool-committed-then-released", Quantity: 2})
 	require.NoError(t, err)
 	hold("in-flight", "1A") // decided in Redis; its database write is still running
-	_, err = f.inv.HoldQuantity(ctx, f.ev, "GA", "bob", "pool-in-flight", 3, 0)
+	_, err = f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: "bob", HoldID: "pool-in-flight", Quantity: 3})
 	require.NoError(t, err)
 
 	// The database is read now: it has the committed holds only.
@@ -177,9 +177,9 @@ func TestRebuildKeepsHoldsInFlight(t *testing.T) {
 	require.NoError(t, f.inv.Release(ctx, f.ev, "old"), "unknown after the rebuild: a no-op")
 	require.Equal(t, inventory.Available, f.seats(t, "VIP")["1A"])
 	// ann holds 1D and has 1C and 1F booked; bob has nothing.
-	_, err = f.inv.HoldSeats(ctx, f.ev, "VIP", "ann", "x", []string{"1A"}, 3)
+	_, err = f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: "x", Seats: []string{"1A"}, MaxPerUser: 3})
 	require.ErrorIs(t, err, inventory.ErrLimitReached)
-	_, err = f.inv.HoldQuantity(ctx, f.ev, "GA", "bob", "y", 10, 10)
+	_, err = f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: "bob", HoldID: "y", Quantity: 10, MaxPerUser: 10})
 	require.NoError(t, err)
 }
 
@@ -268,12 +268,12 @@ func TestRebuildUnderConcurrentHolds(t *testing.T) {
 		wg.Go(func() {
 			for j := range 5 {
 				seat := fmt.Sprintf("%d%c", i%10+1, 'A'+rune(j+5*(i/10)))
-				if _, err := f.inv.HoldSeats(ctx, f.ev, "VIP", fan, fmt.Sprintf("%s-%d", fan, j), []string{seat}, 0); err == nil {
+				if _, err := f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: fan, HoldID: fmt.Sprintf("%s-%d", fan, j), Seats: []string{seat}}); err == nil {
 					mu.Lock()
 					held[seat] = true
 					mu.Unlock()
 				}
-				if _, err := f.inv.HoldQuantity(ctx, f.ev, "GA", fan, fmt.Sprintf("%s-ga-%d", fan, j), 1, 0); err == nil {
+				if _, err := f.inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "GA", UserID: fan, HoldID: fmt.Sprintf("%s-ga-%d", fan, j), Quantity: 1}); err == nil {
 					mu.Lock()
 					gaHeld++
 					mu.Unlock()

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -12,8 +14,7 @@ import (
 // Release puts a hold's tickets back on sale and lowers the fan's count.
 // Releasing a hold that is released, booked or unknown does nothing.
 func (inv *Inventory) Release(ctx context.Context, eventID, holdID string) error {
-	_, err := inv.end(ctx, "release", eventID, holdID)
-	if err != nil {
+	if err := inv.end(ctx, "release", eventID, holdID); err != nil {
 		return fmt.Errorf("release hold %s: %w", holdID, err)
 	}
 	return nil
@@ -22,8 +23,7 @@ func (inv *Inventory) Release(ctx context.Context, eventID, holdID string) error
 // MarkBooked turns a hold's tickets from held to booked, once the database has
 // booked them. Marking a hold that is booked, released or unknown does nothing.
 func (inv *Inventory) MarkBooked(ctx context.Context, eventID, holdID string) error {
-	_, err := inv.end(ctx, "book", eventID, holdID)
-	if err != nil {
+	if err := inv.end(ctx, "book", eventID, holdID); err != nil {
 		return fmt.Errorf("mark hold %s booked: %w", holdID, err)
 	}
 	return nil
@@ -33,49 +33,110 @@ func (inv *Inventory) MarkBooked(ctx context.Context, eventID, holdID string) er
 // says which zone's keys the script touches, so it is read first; the script
 // checks the zone again and asks for a retry in the (theoretical) case the id
 // changed zone meanwhile.
-func (inv *Inventory) end(ctx context.Context, outcome, eventID, holdID string) (int64, error) {
+func (inv *Inventory) end(ctx context.Context, outcome, eventID, holdID string) error {
 	k := keysOf(eventID)
 	for range 3 {
 		raw, err := inv.rdb.HGet(ctx, k.holds, holdID).Result()
 		if errors.Is(err, redis.Nil) {
-			return 0, nil
+			// Unknown here (forgotten, or lost with a rebuild): nothing to move,
+			// but it is no phantom either.
+			return inv.rdb.ZRem(ctx, k.unconfirmed, holdID).Err()
 		}
 		if err != nil {
-			return 0, err
+			return err
 		}
 		var rec struct {
 			Zone string `json:"z"`
 		}
 		if err := json.Unmarshal([]byte(raw), &rec); err != nil {
-			return 0, fmt.Errorf("hold record: %w", err)
+			return fmt.Errorf("hold record: %w", err)
 		}
 		z := zoneKeysOf(eventID, rec.Zone)
-		res, err := inv.endHold.Run(ctx, inv.rdb, []string{k.users, k.holds, k.ended, z.meta, z.state},
+		res, err := inv.endHold.Run(ctx, inv.rdb, []string{k.users, k.holds, k.ended, k.unconfirmed, z.meta, z.state},
 			holdID, rec.Zone, inv.now().UnixMilli(), keepEnded.Milliseconds(), outcome).Slice()
 		if err != nil {
-			return 0, err
+			return err
 		}
-		if res[0] == "OK" {
-			n, _ := res[1].(int64)
-			return n, nil
+		switch at(res, 0) {
+		case "OK":
+			return nil
+		case "RETRY":
+			continue
 		}
+		return fmt.Errorf("end_hold.lua: unexpected answer %v", res)
 	}
-	return 0, errors.New("hold record keeps changing zone")
+	return errors.New("hold record keeps changing zone")
 }
 
-// ReleaseBooking puts the tickets of a cancelled booking back on sale: seats in
-// a seated zone, qty tickets in a pool. Once per booking id: a second call does
-// nothing, even after a rebuild. Only tickets Redis has as booked move. When the
-// event is not loaded it returns ErrNotLoaded; the next rebuild reads the
+// Unconfirmed lists up to limit holds decided here at or before until that
+// the database has not confirmed, with their zones ("" for a hold no longer
+// known here): a hold whose database write could have finished by then and is
+// not in the database never will be (its replica died between the two), and
+// Release frees it.
+func (inv *Inventory) Unconfirmed(ctx context.Context, eventID string, until time.Time, limit int) (map[string]string, error) {
+	k := keysOf(eventID)
+	ids, err := inv.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: k.unconfirmed, ByScore: true,
+		Start: "-inf", Stop: strconv.FormatInt(until.UnixMilli(), 10), Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("unconfirmed holds of %s: %w", eventID, err)
+	}
+	out := make(map[string]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	recs, err := inv.rdb.HMGet(ctx, k.holds, ids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("unconfirmed holds of %s: %w", eventID, err)
+	}
+	for i, id := range ids {
+		var rec struct {
+			Zone string `json:"z"`
+		}
+		if raw, ok := recs[i].(string); ok {
+			_ = json.Unmarshal([]byte(raw), &rec) // unreadable: no zone to tell about
+		}
+		out[id] = rec.Zone
+	}
+	return out, nil
+}
+
+// Confirm stops watching holds the database has.
+func (inv *Inventory) Confirm(ctx context.Context, eventID string, holdIDs []string) error {
+	if len(holdIDs) == 0 {
+		return nil
+	}
+	members := make([]any, len(holdIDs))
+	for i, id := range holdIDs {
+		members[i] = id
+	}
+	if err := inv.rdb.ZRem(ctx, keysOf(eventID).unconfirmed, members...).Err(); err != nil {
+		return fmt.Errorf("confirm holds of %s: %w", eventID, err)
+	}
+	return nil
+}
+
+// BookingRelease is a cancelled booking's tickets in one zone: seats in a
+// seated zone, a quantity in a pool.
+type BookingRelease struct {
+	EventID, BookingID, ZoneID, UserID string
+	Seats                              []string
+	Quantity                           int
+}
+
+// ReleaseBooking puts a cancelled booking's tickets of one zone back on sale.
+// Once per booking and zone: a second call does nothing, even after a
+// rebuild, and so does a call after a rebuild whose snapshot had the
+// cancellation already. Only tickets Redis has as booked move. When the event
+// is not loaded it returns ErrNotLoaded; the next rebuild reads the
 // cancellation from the database.
-func (inv *Inventory) ReleaseBooking(ctx context.Context, eventID, bookingID, zoneID, userID string, seats []string, qty int) error {
-	seats = unique(seats)
-	if len(seats) == 0 && qty <= 0 {
+func (inv *Inventory) ReleaseBooking(ctx context.Context, r BookingRelease) error {
+	seats := unique(r.Seats)
+	if len(seats) == 0 && r.Quantity <= 0 {
 		return ErrNoTickets
 	}
-	k, z := keysOf(eventID), zoneKeysOf(eventID, zoneID)
-	args := make([]any, 0, 4+len(seats))
-	args = append(args, format, bookingID, userID, qty)
+	k, z := keysOf(r.EventID), zoneKeysOf(r.EventID, r.ZoneID)
+	args := make([]any, 0, 5+len(seats))
+	args = append(args, format, r.BookingID, r.UserID, r.ZoneID, r.Quantity)
 	for _, s := range seats {
 		args = append(args, s)
 	}
@@ -83,7 +144,7 @@ func (inv *Inventory) ReleaseBooking(ctx context.Context, eventID, bookingID, zo
 	if err != nil {
 		return fmt.Errorf("run release_booking.lua: %w", err)
 	}
-	switch res[0] {
+	switch at(res, 0) {
 	case "OK":
 		return nil
 	case "NOT_LOADED":
@@ -93,5 +154,8 @@ func (inv *Inventory) ReleaseBooking(ctx context.Context, eventID, bookingID, zo
 	case "WRONG_KIND":
 		return ErrWrongKind
 	}
-	return fmt.Errorf("release booking %s: unexpected script answer %v", bookingID, res)
+	return fmt.Errorf("release booking %s: unexpected script answer %v", r.BookingID, res)
 }
+
+// cancelledMember is a cancelled booking's zone as the cancelled set names it.
+func cancelledMember(bookingID, zoneID string) string { return bookingID + " " + zoneID }
