@@ -35,7 +35,8 @@ type Intent struct {
 // Charge describes one payment to make.
 type Charge struct {
 	PaymentID   string
-	HoldID      string
+	EventID     string
+	HoldIDs     []string
 	UserID      string
 	AmountCents int64
 	Currency    string
@@ -48,10 +49,17 @@ type Provider interface {
 	Create(ctx context.Context, c Charge) (*Intent, error)
 	// Status asks the provider where a payment stands.
 	Status(ctx context.Context, ref string) (string, error)
+	// ClientSecret is what the payment page needs to pay a payment made earlier.
+	ClientSecret(ctx context.Context, ref string) (string, error)
 	// Confirm pays with a card number (test provider only).
 	Confirm(ctx context.Context, ref, card string) (string, error)
-	// Refund gives the money back; refunding twice is harmless.
-	Refund(ctx context.Context, ref string) error
+	// Refund gives the money back in full; refunding twice is harmless. key is
+	// the attempt's idempotency key.
+	Refund(ctx context.Context, ref, key string) error
+	// Cancel voids a payment that has not succeeded, so that it never will
+	// (its holds are gone), and returns its status after: StatusFailed, or
+	// StatusSucceeded (or StatusRefunded) when it had succeeded first.
+	Cancel(ctx context.Context, ref string) (string, error)
 }
 
 func randomHex(n int) string {

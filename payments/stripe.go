@@ -134,30 +134,39 @@ func (s *Stripe) Name() string { return "stripe" }
 // PublishableKey is the key the payment page gives Stripe.js.
 func (s *Stripe) PublishableKey() string { return s.publishableKey }
 
-// Create makes a PaymentIntent. Its idempotency key is the reservation plus our
-// payment id, and stripe-go's retries resend that key, so a retried request
-// never makes a second intent. Not the reservation alone: a fan whose card was
-// declined starts a new payment for the same hold, and Stripe would answer that
-// key with the first intent (or an idempotency_error, as the metadata differs).
-// booking makes the payment id once per POST /payments, and our Idempotency-Key
-// replays that request's stored answer, so a retried POST never reaches here.
+// Create makes a PaymentIntent. Its idempotency key is our payment id, made once
+// per POST /payments, and stripe-go's retries resend that key, so a retried
+// request never makes a second intent. A fan whose card was declined may pay
+// the same intent with another card, or start a new payment: a new id.
 func (s *Stripe) Create(ctx context.Context, c Charge) (*Intent, error) {
-	if c.HoldID == "" || c.PaymentID == "" {
-		return nil, errors.New("stripe create payment intent: a charge needs a hold and a payment id")
+	if len(c.HoldIDs) == 0 || c.PaymentID == "" {
+		return nil, errors.New("stripe create payment intent: a charge needs holds and a payment id")
 	}
 	params := &stripe.PaymentIntentParams{
 		Amount:                  stripe.Int64(c.AmountCents),
 		Currency:                stripe.String(strings.ToLower(c.Currency)),
 		AutomaticPaymentMethods: &stripe.PaymentIntentAutomaticPaymentMethodsParams{Enabled: stripe.Bool(true)},
-		Metadata:                map[string]string{"payment_id": c.PaymentID, "reservation_id": c.HoldID, "user_id": c.UserID},
+		Metadata: map[string]string{"payment_id": c.PaymentID, "event_id": c.EventID,
+			"reservation_ids": strings.Join(c.HoldIDs, ","), "user_id": c.UserID},
 	}
 	params.Context = ctx
-	params.SetIdempotencyKey("boxoffice-pi-" + c.HoldID + "-" + c.PaymentID)
+	params.SetIdempotencyKey("boxoffice-pi-" + c.PaymentID)
 	pi, err := s.api.PaymentIntents.New(params)
 	if err != nil {
 		return nil, stripeError("create payment intent", err)
 	}
 	return &Intent{Ref: pi.ID, ClientSecret: pi.ClientSecret, Status: intentStatus(pi)}, nil
+}
+
+// ClientSecret retrieves the intent's client secret: Boxoffice does not keep it.
+func (s *Stripe) ClientSecret(ctx context.Context, ref string) (string, error) {
+	params := &stripe.PaymentIntentParams{}
+	params.Context = ctx
+	pi, err := s.api.PaymentIntents.Get(ref, params)
+	if err != nil {
+		return "", stripeError("get payment intent "+ref, err)
+	}
+	return pi.ClientSecret, nil
 }
 
 // Status retrieves the PaymentIntent and its latest charge, to see refunds.
@@ -177,13 +186,13 @@ func (s *Stripe) Confirm(context.Context, string, string) (string, error) {
 	return "", ErrNotConfirmable
 }
 
-// Refund refunds the PaymentIntent in full. The idempotency key makes a second
-// call within Stripe's 24 hours answer like the first; after that Stripe says
-// charge_already_refunded, which is success too.
-func (s *Stripe) Refund(ctx context.Context, ref string) error {
+// Refund refunds the PaymentIntent in full, with the attempt's idempotency key
+// (stripe-go's own retries resend it). Stripe answers a refund of a refunded
+// charge with charge_already_refunded, which is success too.
+func (s *Stripe) Refund(ctx context.Context, ref, key string) error {
 	params := &stripe.RefundParams{PaymentIntent: stripe.String(ref)}
 	params.Context = ctx
-	params.SetIdempotencyKey("boxoffice-refund-" + ref)
+	params.SetIdempotencyKey(key)
 	_, err := s.api.Refunds.New(params)
 	var se *stripe.Error
 	if errors.As(err, &se) && se.Code == stripe.ErrorCodeChargeAlreadyRefunded {
@@ -193,6 +202,22 @@ func (s *Stripe) Refund(ctx context.Context, ref string) error {
 		return stripeError("refund payment intent "+ref, err)
 	}
 	return nil
+}
+
+// Cancel cancels the PaymentIntent, so the fan can no longer pay it. One that
+// succeeded meanwhile cannot be canceled: its status says so.
+func (s *Stripe) Cancel(ctx context.Context, ref string) (string, error) {
+	params := &stripe.PaymentIntentCancelParams{}
+	params.Context = ctx
+	pi, err := s.api.PaymentIntents.Cancel(ref, params)
+	var se *stripe.Error
+	if errors.As(err, &se) && se.Code == stripe.ErrorCodePaymentIntentUnexpectedState {
+		return s.Status(ctx, ref)
+	}
+	if err != nil {
+		return "", stripeError("cancel payment intent "+ref, err)
+	}
+	return intentStatus(pi), nil
 }
 
 // intentStatus maps a PaymentIntent to our statuses. Stripe leaves a failed

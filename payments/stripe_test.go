@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -66,7 +68,7 @@ func TestNewStripeReportsEveryProblem(t *testing.T) {
 	require.ErrorContains(t, err, "webhook secret is required")
 }
 
-var testCharge = payments.Charge{PaymentID: "pay_1", HoldID: "hold_1", UserID: "usr_1", AmountCents: 5000, Currency: "EUR"}
+var testCharge = payments.Charge{PaymentID: "pay_1", EventID: "ev_1", HoldIDs: []string{"hold_1", "hold_2"}, UserID: "usr_1", AmountCents: 5000, Currency: "EUR"}
 
 func TestStripeCreate(t *testing.T) {
 	t.Parallel()
@@ -82,12 +84,13 @@ func TestStripeCreate(t *testing.T) {
 	require.Equal(t, http.MethodPost, req.Method)
 	require.Equal(t, "/v1/payment_intents", req.Path)
 	require.Equal(t, "Bearer "+testSecretKey, req.Header.Get("Authorization"))
-	require.Equal(t, "boxoffice-pi-hold_1-pay_1", req.Header.Get("Idempotency-Key"))
+	require.Equal(t, "boxoffice-pi-pay_1", req.Header.Get("Idempotency-Key"))
 	require.Equal(t, "5000", req.Form.Get("amount"))
 	require.Equal(t, "eur", req.Form.Get("currency"))
 	require.Equal(t, "true", req.Form.Get("automatic_payment_methods[enabled]"))
 	require.Equal(t, "pay_1", req.Form.Get("metadata[payment_id]"))
-	require.Equal(t, "hold_1", req.Form.Get("metadata[reservation_id]"))
+	require.Equal(t, "hold_1,hold_2", req.Form.Get("metadata[reservation_ids]"))
+	require.Equal(t, "ev_1", req.Form.Get("metadata[event_id]"))
 	require.Equal(t, "usr_1", req.Form.Get("metadata[user_id]"))
 
 	var echoed struct { // stripe-mock echoes what it accepted
@@ -115,18 +118,18 @@ func TestStripeCreateIdempotencyKey(t *testing.T) {
 	}
 	reqs := rec.all()
 	require.Len(t, reqs, 3)
-	require.Equal(t, "boxoffice-pi-hold_1-pay_1", reqs[0].Header.Get("Idempotency-Key"))
-	require.Equal(t, "boxoffice-pi-hold_1-pay_1", reqs[1].Header.Get("Idempotency-Key"))
-	require.Equal(t, "boxoffice-pi-hold_1-pay_2", reqs[2].Header.Get("Idempotency-Key"))
+	require.Equal(t, "boxoffice-pi-pay_1", reqs[0].Header.Get("Idempotency-Key"))
+	require.Equal(t, "boxoffice-pi-pay_1", reqs[1].Header.Get("Idempotency-Key"))
+	require.Equal(t, "boxoffice-pi-pay_2", reqs[2].Header.Get("Idempotency-Key"))
 }
 
 func TestStripeCreateNeedsIDs(t *testing.T) {
 	t.Parallel()
 	base, rec := viaStripeMock(t)
 	c := testCharge
-	c.HoldID = ""
+	c.HoldIDs = nil
 	_, err := newStripe(t, base).Create(t.Context(), c)
-	require.ErrorContains(t, err, "needs a hold and a payment id")
+	require.ErrorContains(t, err, "needs holds and a payment id")
 	require.Empty(t, rec.all())
 }
 
@@ -200,16 +203,18 @@ func TestStripeRefund(t *testing.T) {
 	base, rec := viaStripeMock(t)
 	s := newStripe(t, base)
 
-	require.NoError(t, s.Refund(t.Context(), "pi_123"))
-	require.NoError(t, s.Refund(t.Context(), "pi_123"))
+	// The settler's attempts each have their key (Stripe keeps a failed answer
+	// for its key for a day); stripe-go's own retries resend the attempt's key.
+	require.NoError(t, s.Refund(t.Context(), "pi_123", "boxoffice-refund-pay_1-0"))
+	require.NoError(t, s.Refund(t.Context(), "pi_123", "boxoffice-refund-pay_1-1"))
 
 	reqs := rec.all()
 	require.Len(t, reqs, 2)
-	for _, req := range reqs {
+	for i, req := range reqs {
 		require.Equal(t, http.MethodPost, req.Method)
 		require.Equal(t, "/v1/refunds", req.Path)
 		require.Equal(t, "pi_123", req.Form.Get("payment_intent"))
-		require.Equal(t, "boxoffice-refund-pi_123", req.Header.Get("Idempotency-Key"))
+		require.Equal(t, fmt.Sprintf("boxoffice-refund-pay_1-%d", i), req.Header.Get("Idempotency-Key"))
 	}
 	var echoed struct {
 		Status        string `json:"status"`
@@ -224,7 +229,7 @@ func TestStripeRefundAlreadyRefunded(t *testing.T) {
 	t.Parallel()
 	base, _ := fakeStripe(t, http.StatusBadRequest, `{"error": {"type": "invalid_request_error",
 		"code": "charge_already_refunded", "message": "Charge ch_1 has already been refunded."}}`)
-	require.NoError(t, newStripe(t, base).Refund(t.Context(), "pi_123"))
+	require.NoError(t, newStripe(t, base).Refund(t.Context(), "pi_123", "boxoffice-refund-pay_1-3"))
 }
 
 // stripe-mock refuses a live key: a configuration problem, not the fan's.
@@ -433,4 +438,49 @@ func TestParseWebhookUnreadable(t *testing.T) {
 		require.ErrorIs(t, err, payments.ErrBadWebhook)
 		require.False(t, errors.Is(err, payments.ErrBadSignature))
 	}
+}
+
+// Cancel voids an intent with stripe-mock, and reads it as failed.
+func TestStripeCancel(t *testing.T) {
+	t.Parallel()
+	base, rec := viaStripeMock(t)
+	status, err := newStripe(t, base).Cancel(t.Context(), "pi_123")
+	require.NoError(t, err)
+	require.Equal(t, payments.StatusFailed, status)
+	req := rec.only(t)
+	require.Equal(t, http.MethodPost, req.Method)
+	require.Equal(t, "/v1/payment_intents/pi_123/cancel", req.Path)
+}
+
+// An intent that succeeded before it could be canceled says so: the caller
+// then settles the success (a booking, or a refund).
+func TestStripeCancelAfterSuccess(t *testing.T) {
+	t.Parallel()
+	succeeded := intentJSON(t, map[string]any{"status": "succeeded", "latest_charge": "ch_1"})
+	base, rec := serve(t, func(w http.ResponseWriter, r *http.Request, _ func([]byte)) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"error": {"type": "invalid_request_error", "code": "payment_intent_unexpected_state",
+				"message": "You cannot cancel this PaymentIntent because it has a status of succeeded."}}`)
+			return
+		}
+		_, _ = io.WriteString(w, succeeded)
+	})
+	status, err := newStripe(t, base).Cancel(t.Context(), "pi_123")
+	require.NoError(t, err)
+	require.Equal(t, payments.StatusSucceeded, status)
+	require.Len(t, rec.all(), 2, "the cancel, then the status")
+}
+
+// ClientSecret asks Stripe: Boxoffice does not keep client secrets.
+func TestStripeClientSecret(t *testing.T) {
+	t.Parallel()
+	base, rec := viaStripeMock(t)
+	secret, err := newStripe(t, base).ClientSecret(t.Context(), "pi_123")
+	require.NoError(t, err)
+	require.Regexp(t, `^pi_\w+_secret_\w+$`, secret)
+	req := rec.only(t)
+	require.Equal(t, http.MethodGet, req.Method)
+	require.Equal(t, "/v1/payment_intents/pi_123", req.Path)
 }
