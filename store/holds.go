@@ -9,19 +9,26 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Hold statuses.
+// Hold statuses. A hold ends once: RELEASED by the fan (or their leaving),
+// EXPIRED when its time ran out, BOOKED when paid for; a booked hold whose
+// booking is cancelled says CANCELLED.
 const (
-	HoldActive   = "ACTIVE"
-	HoldBooked   = "BOOKED"
-	HoldReleased = "RELEASED"
-	HoldExpired  = "EXPIRED"
+	HoldActive    = "ACTIVE"
+	HoldBooked    = "BOOKED"
+	HoldReleased  = "RELEASED"
+	HoldExpired   = "EXPIRED"
+	HoldCancelled = "CANCELLED"
 )
 
 var (
 	// ErrTicketsTaken is the database refusing tickets that are no longer available.
 	ErrTicketsTaken = errors.New("tickets are no longer available")
-	// ErrHoldNotActive is a hold that was released, expired or booked meanwhile.
+	// ErrHoldNotActive is a hold that was released, expired or booked meanwhile,
+	// or whose time is up.
 	ErrHoldNotActive = errors.New("the hold is no longer active")
+	// ErrLimitReached is the database refusing a hold that would take a fan past
+	// the event's tickets per fan (held and booked together).
+	ErrLimitReached = errors.New("the fan would hold more tickets than the event allows")
 )
 
 // Hold is a reservation: tickets kept for one fan until paid, released or expired.
@@ -36,12 +43,24 @@ type Hold struct {
 	Currency    string       `json:"currency"`
 	ExpiresAt   time.Time    `json:"expires_at"`
 	Status      string       `json:"status"`
+	BookingID   string       `json:"booking_id,omitempty"`
 	CreatedAt   time.Time    `json:"created_at"`
+	// Grace is the event's payment grace: a hold with a payment in progress
+	// lasts this much past ExpiresAt.
+	Grace time.Duration `json:"-"`
+}
+
+// BookableAt reports whether a payment made for the hold may still buy it at
+// t: the hold is active and t is before its end plus the payment grace (a
+// payment exists only for holds that were active when it was made).
+func (h *Hold) BookableAt(t time.Time) bool {
+	return h.Status == HoldActive && t.Before(h.ExpiresAt.Add(h.Grace))
 }
 
 // HoldTicket is one ticket of a hold or booking.
 type HoldTicket struct {
 	ID     int64  `json:"id"`
+	ZoneID string `json:"zone_id"`
 	SeatID string `json:"seat_id,omitempty"`
 }
 
@@ -53,23 +72,31 @@ type NewHold struct {
 	ExpiresAt                              time.Time
 }
 
-// CreateHold reserves the tickets in one transaction, or none of them. Seats are
-// taken by conditional updates; pool tickets are handed out in stage order with
-// SKIP LOCKED, so concurrent holds never wait on each other's rows.
+// CreateHold reserves the tickets in one transaction, or none of them. The
+// fan's tickets in the event, held and booked, are counted under a lock per fan
+// and event first, so the limit per fan holds here too, whatever Redis said.
+// Seats are taken by conditional updates; pool tickets are handed out in stage
+// order with SKIP LOCKED, so concurrent holds never wait on each other's rows.
 func (db *DB) CreateHold(ctx context.Context, n NewHold) (*Hold, error) {
+	want := n.Quantity
+	if len(n.Seats) > 0 {
+		want = len(n.Seats)
+	}
+	if want <= 0 {
+		return nil, ErrTicketsTaken
+	}
 	var h *Hold
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var (
-			rows pgx.Rows
-			err  error
-			want = n.Quantity
-		)
+		if err := checkLimit(ctx, tx, n.EventID, n.UserID, want); err != nil {
+			return err
+		}
+		var rows pgx.Rows
+		var err error
 		if len(n.Seats) > 0 {
-			want = len(n.Seats)
 			const q = `
 				UPDATE tickets SET status = 'RESERVED', hold_id = $4
 				WHERE event_id = $1 AND zone_id = $2 AND seat_id = ANY($3) AND status = 'AVAILABLE'
-				RETURNING id, coalesce(seat_id, '')`
+				RETURNING id, zone_id, coalesce(seat_id, '')`
 			rows, err = tx.Query(ctx, q, n.EventID, n.ZoneID, n.Seats, n.ID)
 		} else {
 			const q = `
@@ -82,7 +109,7 @@ func (db *DB) CreateHold(ctx context.Context, n NewHold) (*Hold, error) {
 				)
 				UPDATE tickets t SET status = 'RESERVED', hold_id = $4
 				FROM picked WHERE t.id = picked.id
-				RETURNING t.id, coalesce(t.seat_id, '')`
+				RETURNING t.id, t.zone_id, coalesce(t.seat_id, '')`
 			rows, err = tx.Query(ctx, q, n.EventID, n.ZoneID, n.Quantity, n.ID)
 		}
 		if err != nil {
@@ -92,7 +119,7 @@ func (db *DB) CreateHold(ctx context.Context, n NewHold) (*Hold, error) {
 		if err != nil {
 			return fmt.Errorf("reserve tickets: %w", translate(err))
 		}
-		if want <= 0 || len(tickets) != want {
+		if len(tickets) != want {
 			return ErrTicketsTaken // rolls back what was taken
 		}
 		ids := make([]int64, len(tickets))
@@ -119,16 +146,44 @@ func (db *DB) CreateHold(ctx context.Context, n NewHold) (*Hold, error) {
 	return h, nil
 }
 
+// checkLimit takes the fan's lock for the event and refuses more than the
+// event's tickets per fan, held and booked together. The lock is released with
+// the transaction; two holds of one fan wait for each other here, no one else does.
+func checkLimit(ctx context.Context, tx pgx.Tx, eventID, userID string, more int) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))`, eventID, userID); err != nil {
+		return fmt.Errorf("lock fan %s: %w", userID, err)
+	}
+	const q = `
+		SELECT e.max_tickets_per_user,
+			(SELECT count(*) FROM holds h JOIN hold_tickets ht ON ht.hold_id = h.id AND ht.active
+			 WHERE h.event_id = $1 AND h.user_id = $2 AND h.status = 'ACTIVE')
+			+ (SELECT count(*) FROM bookings b JOIN booking_tickets bt ON bt.booking_id = b.id AND bt.active
+			 WHERE b.event_id = $1 AND b.user_id = $2 AND b.status = 'CONFIRMED')
+		FROM events e WHERE e.id = $1`
+	var max, have int
+	if err := tx.QueryRow(ctx, q, eventID, userID).Scan(&max, &have); err != nil {
+		return fmt.Errorf("tickets of fan %s: %w", userID, translate(err))
+	}
+	if have+more > max {
+		return fmt.Errorf("%w: %d held or booked, %d more asked, at most %d", ErrLimitReached, have, more, max)
+	}
+	return nil
+}
+
 const holdColumns = `h.id, h.event_id, h.zone_id, h.user_id, h.session_id, h.amount_cents, e.currency,
-	h.expires_at, h.status, h.created_at`
+	h.expires_at, h.status, coalesce(h.booking_id, ''), h.created_at, e.payment_grace_seconds`
 
 func scanHold(row pgx.Row) (*Hold, error) {
-	var h Hold
+	var (
+		h     Hold
+		grace int
+	)
 	err := row.Scan(&h.ID, &h.EventID, &h.ZoneID, &h.UserID, &h.SessionID, &h.AmountCents, &h.Currency,
-		&h.ExpiresAt, &h.Status, &h.CreatedAt)
+		&h.ExpiresAt, &h.Status, &h.BookingID, &h.CreatedAt, &grace)
 	if err != nil {
 		return nil, translate(err)
 	}
+	h.Grace = time.Duration(grace) * time.Second
 	return &h, nil
 }
 
@@ -150,6 +205,33 @@ func holdTx(ctx context.Context, tx pgx.Tx, id string, forUpdate bool) (*Hold, e
 	return h, nil
 }
 
+// lockHolds locks holds in id order (every transaction that locks several
+// holds takes them in the same order, and holds before payments, so two never
+// wait on each other) and reads them with their tickets.
+func lockHolds(ctx context.Context, tx pgx.Tx, ids []string) ([]*Hold, error) {
+	q := `SELECT ` + holdColumns + ` FROM holds h JOIN events e ON e.id = h.event_id
+		WHERE h.id = ANY($1) ORDER BY h.id FOR UPDATE OF h`
+	rows, err := tx.Query(ctx, q, ids)
+	if err != nil {
+		return nil, fmt.Errorf("lock holds: %w", err)
+	}
+	holds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Hold, error) { return scanHold(r) })
+	if err != nil {
+		return nil, fmt.Errorf("lock holds: %w", translate(err))
+	}
+	if len(holds) != len(ids) {
+		return nil, fmt.Errorf("lock holds: %w", ErrNotFound)
+	}
+	tickets, err := ticketsOf(ctx, tx, holdLinks, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range holds {
+		h.Tickets = tickets[h.ID]
+	}
+	return holds, nil
+}
+
 // querier is what the pool and a transaction both offer.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
@@ -169,10 +251,10 @@ func ticketsOf(ctx context.Context, q querier, links string, owners []string) (m
 		owner = "booking_id"
 	}
 	sql := `
-		SELECT l.` + owner + `, t.id, coalesce(t.seat_id, '')
+		SELECT l.` + owner + `, t.id, t.zone_id, coalesce(t.seat_id, '')
 		FROM ` + links + ` l JOIN tickets t ON t.id = l.ticket_id
 		WHERE l.` + owner + ` = ANY($1)
-		ORDER BY t.number`
+		ORDER BY t.zone_id, t.number`
 	rows, err := q.Query(ctx, sql, owners)
 	if err != nil {
 		return nil, fmt.Errorf("tickets of %s: %w", links, err)
@@ -184,7 +266,7 @@ func ticketsOf(ctx context.Context, q querier, links string, owners []string) (m
 			id string
 			t  HoldTicket
 		)
-		if err := rows.Scan(&id, &t.ID, &t.SeatID); err != nil {
+		if err := rows.Scan(&id, &t.ID, &t.ZoneID, &t.SeatID); err != nil {
 			return nil, fmt.Errorf("tickets of %s: %w", links, err)
 		}
 		out[id] = append(out[id], t)
@@ -231,13 +313,14 @@ func (db *DB) HoldsOf(ctx context.Context, userID string) ([]*Hold, error) {
 	return holds, nil
 }
 
-// EndHold releases an active hold's tickets back on sale, marking it RELEASED or
-// EXPIRED. Ending a hold that is no longer active is ErrHoldNotActive and changes
-// nothing.
-func (db *DB) EndHold(ctx context.Context, id, status string) (*Hold, error) {
-	var h *Hold
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var err error
+// EndHold ends an active hold, RELEASED or EXPIRED, and puts its tickets back
+// on sale. In the same transaction, every succeeded payment for the hold that
+// has bought nothing is owed back (refunds lists them), so the money cannot be
+// kept without tickets even if this replica dies next. Ending a hold that is no
+// longer active is ErrHoldNotActive and changes nothing.
+func (db *DB) EndHold(ctx context.Context, id, status string) (h *Hold, refunds []string, err error) {
+	now := db.now()
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if h, err = holdTx(ctx, tx, id, true); err != nil {
 			return err
 		}
@@ -257,22 +340,43 @@ func (db *DB) EndHold(ctx context.Context, id, status string) (*Hold, error) {
 			return fmt.Errorf("end hold: %w", err)
 		}
 		h.Status = status
-		return nil
+		refunds, err = oweRefundsForHold(ctx, tx, id, now)
+		return err
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, refunds, nil
+}
+
+// oweRefundsForHold marks every succeeded payment for the hold that bought
+// nothing as owed back, and returns their ids.
+func oweRefundsForHold(ctx context.Context, tx pgx.Tx, holdID string, now time.Time) ([]string, error) {
+	ps, err := lockPayments(ctx, tx, `id IN (SELECT payment_id FROM payment_holds WHERE hold_id = $1)`, holdID)
 	if err != nil {
 		return nil, err
 	}
-	return h, nil
+	var owed []string
+	for _, p := range ps {
+		if p.OweRefund(now) {
+			if err := savePayment(ctx, tx, p); err != nil {
+				return nil, err
+			}
+			owed = append(owed, p.ID)
+		}
+	}
+	return owed, nil
 }
 
 // DueHolds lists active holds whose time is up: expires_at passed, plus the
-// payment grace for holds with a payment in flight.
+// payment grace for holds with a live payment (pending, or succeeded and not
+// yet booked).
 func (db *DB) DueHolds(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	const q = `
 		SELECT h.id FROM holds h JOIN events e ON e.id = h.event_id
 		WHERE h.status = 'ACTIVE' AND h.expires_at <= $1
 		  AND (h.expires_at + make_interval(secs => e.payment_grace_seconds) <= $1
-		       OR NOT EXISTS (SELECT 1 FROM payments p WHERE p.hold_id = h.id AND p.status = 'pending'))
+		       OR NOT EXISTS (` + livePaymentOfHold + `))
 		ORDER BY h.expires_at
 		LIMIT $2`
 	rows, err := db.pool.Query(ctx, q, now, limit)
@@ -286,15 +390,52 @@ func (db *DB) DueHolds(ctx context.Context, now time.Time, limit int) ([]string,
 	return ids, nil
 }
 
-// ActiveHoldsOfSession lists a session's active holds, which end with it.
+// livePaymentOfHold selects a payment of hold h that may still buy it: pending,
+// or succeeded and neither owed back nor booked (a booked payment's holds are
+// not active any more).
+const livePaymentOfHold = `
+	SELECT 1 FROM payment_holds ph JOIN payments p ON p.id = ph.payment_id
+	WHERE ph.hold_id = h.id AND (p.status = 'pending' OR (p.status = 'succeeded' AND NOT p.refund_due))`
+
+// ActiveHoldsOfSession lists the fan's active holds for the event.
 func (db *DB) ActiveHoldsOfSession(ctx context.Context, eventID, userID string) ([]string, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id FROM holds WHERE event_id = $1 AND user_id = $2 AND status = 'ACTIVE'`, eventID, userID)
+	return db.holdIDs(ctx, `SELECT id FROM holds WHERE event_id = $1 AND user_id = $2 AND status = 'ACTIVE'`, eventID, userID)
+}
+
+// UnpaidHoldsOfSession lists the fan's active holds for the event that have no
+// payment in progress: those end with the session at once; the others get the
+// payment grace.
+func (db *DB) UnpaidHoldsOfSession(ctx context.Context, eventID, userID string) ([]string, error) {
+	return db.holdIDs(ctx, `SELECT h.id FROM holds h WHERE h.event_id = $1 AND h.user_id = $2 AND h.status = 'ACTIVE'
+		AND NOT EXISTS (`+livePaymentOfHold+`)`, eventID, userID)
+}
+
+func (db *DB) holdIDs(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("active holds: %w", err)
+		return nil, fmt.Errorf("holds: %w", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("active holds: %w", err)
+		return nil, fmt.Errorf("holds: %w", err)
 	}
 	return ids, nil
+}
+
+// KnownHolds returns which of the ids the database has: a hold decided in
+// Redis that is not here after its write could have finished never will be.
+func (db *DB) KnownHolds(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id FROM holds WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("known holds: %w", err)
+	}
+	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("known holds: %w", translate(err))
+	}
+	out := make(map[string]bool, len(known))
+	for _, id := range known {
+		out[id] = true
+	}
+	return out, nil
 }

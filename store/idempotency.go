@@ -13,9 +13,13 @@ import (
 // IdempotencyTTL is how long a stored result is replayed.
 const IdempotencyTTL = 24 * time.Hour
 
-// abandonAfter frees a key whose first request never finished (its replica died),
-// so a retry can run instead of waiting forever.
-const abandonAfter = 2 * time.Minute
+// Heartbeat is how often the request that owns a key says it is still running;
+// a key not heard of for abandonAfter lost its owner (a replica died mid-request)
+// and is taken over, so a retry runs within seconds instead of waiting.
+const (
+	Heartbeat    = 2 * time.Second
+	abandonAfter = 3 * Heartbeat
+)
 
 var (
 	// ErrKeyReused is the same key sent with a different request.
@@ -42,9 +46,10 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, scope, key string, hash [
 		INSERT INTO idempotency_keys (scope, key, request_hash)
 		VALUES ($1, $2, $3)
 		ON CONFLICT (scope, key) DO UPDATE
-			SET request_hash = EXCLUDED.request_hash, status = 0, content_type = '', body = '', created_at = now()
+			SET request_hash = EXCLUDED.request_hash, status = 0, content_type = '', body = '',
+				created_at = now(), heartbeat_at = now()
 			WHERE idempotency_keys.created_at < now() - $4 * interval '1 second'
-			   OR (idempotency_keys.status = 0 AND idempotency_keys.created_at < now() - $5 * interval '1 second')
+			   OR (idempotency_keys.status = 0 AND idempotency_keys.heartbeat_at < now() - $5 * interval '1 second')
 		RETURNING true`
 	var claimed bool
 	err := db.pool.QueryRow(ctx, q, scope, key, hash, IdempotencyTTL.Seconds(), abandonAfter.Seconds()).Scan(&claimed)
@@ -72,6 +77,15 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, scope, key string, hash [
 		return nil, ErrKeyInFlight
 	}
 	return &stored, nil
+}
+
+// HeartbeatIdempotencyKey says the key's request is still running.
+func (db *DB) HeartbeatIdempotencyKey(ctx context.Context, scope, key string) error {
+	const q = `UPDATE idempotency_keys SET heartbeat_at = now() WHERE scope = $1 AND key = $2 AND status = 0`
+	if _, err := db.pool.Exec(ctx, q, scope, key); err != nil {
+		return fmt.Errorf("heartbeat idempotency key: %w", err)
+	}
+	return nil
 }
 
 // SaveIdempotentResponse keeps the first answer for replay.

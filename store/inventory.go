@@ -41,7 +41,10 @@ func (db *DB) InventorySnapshot(ctx context.Context, eventID string) (*inventory
 		if err := activeHolds(ctx, tx, snap); err != nil {
 			return err
 		}
-		return bookedPerUser(ctx, tx, snap)
+		if err := bookedPerUser(ctx, tx, snap); err != nil {
+			return err
+		}
+		return cancelledBookings(ctx, tx, snap)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("inventory snapshot of %s: %w", eventID, err)
@@ -159,6 +162,26 @@ func bookedPerUser(ctx context.Context, tx pgx.Tx, snap *inventory.Snapshot) err
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("booked tickets per fan: %w", err)
+	}
+	return nil
+}
+
+// cancelledBookings lists the event's cancelled bookings per zone: their
+// tickets are on sale in the snapshot already.
+func cancelledBookings(ctx context.Context, tx pgx.Tx, snap *inventory.Snapshot) error {
+	const q = `
+		SELECT DISTINCT b.id, t.zone_id
+		FROM bookings b
+		JOIN booking_tickets bt ON bt.booking_id = b.id
+		JOIN tickets t ON t.id = bt.ticket_id
+		WHERE b.event_id = $1 AND b.status = 'CANCELLED'`
+	rows, err := tx.Query(ctx, q, snap.EventID)
+	if err != nil {
+		return fmt.Errorf("cancelled bookings: %w", err)
+	}
+	snap.Cancelled, err = pgx.CollectRows(rows, pgx.RowToStructByPos[inventory.CancelledBooking])
+	if err != nil {
+		return fmt.Errorf("cancelled bookings: %w", err)
 	}
 	return nil
 }

@@ -39,19 +39,31 @@ func holdRow(t *testing.T, pool *pgxpool.Pool, eventID, zoneID, userID, status s
 	return id
 }
 
-// bookingRow books tickets for a fan through a booked hold and a paid payment.
-func bookingRow(t *testing.T, pool *pgxpool.Pool, eventID, zoneID, userID, status string, numbers ...int) {
+// bookingRow books tickets for a fan: a paid payment, its booking and the
+// hold it bought.
+func bookingRow(t *testing.T, pool *pgxpool.Pool, eventID, zoneID, userID, status string, numbers ...int) string {
 	t.Helper()
 	ctx := context.Background()
-	hold := holdRow(t, pool, eventID, zoneID, userID, "BOOKED", numbers...)
 	id := store.NewID("bkg")
 	_, err := pool.Exec(ctx, `
-		INSERT INTO payments (id, hold_id, user_id, provider, amount_cents, currency, status)
-		VALUES ($1, $2, $3, 'test', 0, 'usd', 'succeeded')`, id, hold, userID)
+		INSERT INTO payments (id, event_id, user_id, provider, amount_cents, currency, status)
+		VALUES ($1, $2, $3, 'test', 0, 'usd', 'succeeded')`, id, eventID, userID)
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `
-		INSERT INTO bookings (id, event_id, user_id, hold_id, payment_id, amount_cents, status)
-		VALUES ($1, $2, $3, $4, $1, 0, $5)`, id, eventID, userID, hold, status)
+		INSERT INTO bookings (id, event_id, user_id, payment_id, amount_cents, status)
+		VALUES ($1, $2, $3, $1, 0, $4)`, id, eventID, userID, status)
+	require.NoError(t, err)
+	holdStatus := map[string]string{"CONFIRMED": "BOOKED", "CANCELLED": "CANCELLED"}[status]
+	_, err = pool.Exec(ctx, `
+		INSERT INTO holds (id, event_id, zone_id, user_id, amount_cents, status, booking_id, expires_at)
+		VALUES ($1, $2, $3, $4, 0, $5, $1, now() + interval '10 minutes')`, id, eventID, zoneID, userID, holdStatus)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO payment_holds (payment_id, hold_id, position) VALUES ($1, $1, 0)`, id)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `
+		INSERT INTO booking_tickets (booking_id, ticket_id, active)
+		SELECT $1, id, $5 FROM tickets WHERE event_id = $2 AND zone_id = $3 AND number = ANY($4)`,
+		id, eventID, zoneID, numbers, status == "CONFIRMED")
 	require.NoError(t, err)
 	if status == "CONFIRMED" {
 		_, err = pool.Exec(ctx, `
@@ -59,6 +71,7 @@ func bookingRow(t *testing.T, pool *pgxpool.Pool, eventID, zoneID, userID, statu
 			WHERE event_id = $1 AND zone_id = $2 AND number = ANY($3)`, eventID, zoneID, numbers, id)
 		require.NoError(t, err)
 	}
+	return id
 }
 
 func TestInventorySnapshot(t *testing.T) {
@@ -69,11 +82,11 @@ func TestInventorySnapshot(t *testing.T) {
 	ev := storetest.Event(t, db, org.ID, 6, store.Row{Row: "1", Seats: 3}, store.Row{Row: "2", Seats: 3})
 	ann, bob, cyd := storetest.Fan(t, db), storetest.Fan(t, db), storetest.Fan(t, db)
 
-	annHold := holdRow(t, pool, ev.ID, "VIP", ann.ID, "ACTIVE", 1, 2) // 1A, 1B
-	bobHold := holdRow(t, pool, ev.ID, "GA", bob.ID, "ACTIVE", 1, 2)  // two pool tickets
-	holdRow(t, pool, ev.ID, "VIP", cyd.ID, "RELEASED", 3)             // ended: not counted
-	bookingRow(t, pool, ev.ID, "VIP", cyd.ID, "CONFIRMED", 6)         // 2C
-	bookingRow(t, pool, ev.ID, "GA", cyd.ID, "CANCELLED", 3)          // cancelled: not counted
+	annHold := holdRow(t, pool, ev.ID, "VIP", ann.ID, "ACTIVE", 1, 2)     // 1A, 1B
+	bobHold := holdRow(t, pool, ev.ID, "GA", bob.ID, "ACTIVE", 1, 2)      // two pool tickets
+	holdRow(t, pool, ev.ID, "VIP", cyd.ID, "RELEASED", 3)                 // ended: not counted
+	bookingRow(t, pool, ev.ID, "VIP", cyd.ID, "CONFIRMED", 6)             // 2C
+	cancelled := bookingRow(t, pool, ev.ID, "GA", cyd.ID, "CANCELLED", 3) // not counted
 	before := time.Now()
 
 	snap, err := db.InventorySnapshot(ctx, ev.ID)
@@ -98,6 +111,7 @@ func TestInventorySnapshot(t *testing.T) {
 		{ID: bobHold, ZoneID: "GA", UserID: bob.ID, Quantity: 2},
 	}, snap.Holds)
 	require.Equal(t, map[string]int{ann.ID: 2, bob.ID: 2, cyd.ID: 1}, snap.Users)
+	require.Equal(t, []inventory.CancelledBooking{{BookingID: cancelled, ZoneID: "GA"}}, snap.Cancelled)
 
 	_, err = db.InventorySnapshot(ctx, "no-such-event")
 	require.ErrorIs(t, err, store.ErrNotFound)
@@ -145,10 +159,10 @@ func TestInventorySnapshotRebuildsRedis(t *testing.T) {
 
 	// Best available follows the database's rows: row 1 has 1A-1C and 1F-1J free.
 	require.NoError(t, rdb.ZAdd(ctx, "ev:{"+ev.ID+"}:active", redis.Z{Score: float64(time.Now().Add(time.Minute).UnixMilli()), Member: bob.ID}).Err())
-	h, err := inv.HoldBest(ctx, ev.ID, "VIP", bob.ID, store.NewID("hld"), 3, ev.MaxTicketsPerUser)
+	h, err := inv.HoldBest(ctx, inventory.HoldRequest{EventID: ev.ID, ZoneID: "VIP", UserID: bob.ID, HoldID: store.NewID("hld"), Quantity: 3, MaxPerUser: ev.MaxTicketsPerUser})
 	require.NoError(t, err)
 	require.Equal(t, []string{"1A", "1B", "1C"}, h.Seats)
 	// bob has 3 booked: one more would pass the limit of 6.
-	_, err = inv.HoldQuantity(ctx, ev.ID, "GA", bob.ID, store.NewID("hld"), 1, ev.MaxTicketsPerUser)
+	_, err = inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: ev.ID, ZoneID: "GA", UserID: bob.ID, HoldID: store.NewID("hld"), Quantity: 1, MaxPerUser: ev.MaxTicketsPerUser})
 	require.ErrorIs(t, err, inventory.ErrLimitReached)
 }

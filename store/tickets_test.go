@@ -30,8 +30,10 @@ func bookingFixture(t *testing.T, db *store.DB, pool *pgxpool.Pool, n int) (tick
 			VALUES ($1, $2, 'GA', $3, 5000, now() + interval '10 minutes')`, hold, ev.ID, fan.ID)
 		require.NoError(t, err)
 		_, err = pool.Exec(ctx, `
-			INSERT INTO payments (id, hold_id, user_id, provider, amount_cents, currency, status)
-			VALUES ($1, $1, $2, 'test', 5000, 'usd', 'succeeded')`, hold, fan.ID)
+			INSERT INTO payments (id, event_id, user_id, provider, amount_cents, currency, status)
+			VALUES ($1, $2, $3, 'test', 5000, 'usd', 'succeeded')`, hold, ev.ID, fan.ID)
+		require.NoError(t, err)
+		_, err = pool.Exec(ctx, `INSERT INTO payment_holds (payment_id, hold_id, position) VALUES ($1, $1, 0)`, hold)
 		require.NoError(t, err)
 		fans = append(fans, fan.ID)
 	}
@@ -84,8 +86,8 @@ func TestDatabaseRefusesDoubleBookingUnderConcurrency(t *testing.T) {
 			booking := fmt.Sprintf("%s-booking-%d", eventID, i)
 			hold := fmt.Sprintf("%s-hold-%d", eventID, i)
 			if _, err := tx.Exec(ctx, `
-				INSERT INTO bookings (id, event_id, user_id, hold_id, payment_id, amount_cents)
-				VALUES ($1, $2, $3, $4, $4, 5000)`, booking, eventID, fans[i], hold); err != nil {
+				INSERT INTO bookings (id, event_id, user_id, payment_id, amount_cents)
+				VALUES ($1, $2, $3, $4, 5000)`, booking, eventID, fans[i], hold); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO booking_tickets (booking_id, ticket_id) VALUES ($1, $2)`, booking, ticketID); err != nil {
@@ -116,8 +118,8 @@ func TestConditionalUpdateSellsTicketOnce(t *testing.T) {
 	pool := storetest.Pool(t)
 	ticketID, eventID, _ := bookingFixture(t, db, pool, 1)
 	_, err := pool.Exec(context.Background(), `
-		INSERT INTO bookings (id, event_id, user_id, hold_id, payment_id, amount_cents)
-		SELECT h.id || '-b', h.event_id, h.user_id, h.id, h.id, 5000 FROM holds h WHERE h.event_id = $1`, eventID)
+		INSERT INTO bookings (id, event_id, user_id, payment_id, amount_cents)
+		SELECT h.id || '-b', h.event_id, h.user_id, h.id, 5000 FROM holds h WHERE h.event_id = $1`, eventID)
 	require.NoError(t, err)
 
 	wins := race(t, 50, func(ctx context.Context, conn *pgx.Conn, i int) error {

@@ -1,0 +1,283 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/boxofficehq/boxoffice/payments"
+)
+
+// LivePaymentError is a hold that already has a live payment (pending, or
+// succeeded and not yet booked): a hold has at most one. Payment is that one.
+type LivePaymentError struct{ Payment *payments.Payment }
+
+func (e *LivePaymentError) Error() string {
+	return "a payment for this reservation is in progress: " + e.Payment.ID
+}
+
+// CreatePayment stores a new payment for its holds, once the provider has made
+// it. In one transaction it locks the holds, checks that they are the fan's,
+// of one event, active and not run out at now, and that none has a live
+// payment (*LivePaymentError names it). Its amount is the holds' total.
+func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, now time.Time) error {
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		holds, err := lockHolds(ctx, tx, sortedUnique(p.HoldIDs))
+		if err != nil {
+			return err
+		}
+		for _, h := range holds {
+			switch {
+			case h.UserID != p.UserID || h.EventID != p.EventID:
+				return fmt.Errorf("hold %s: %w", h.ID, ErrNotFound)
+			case h.Status != HoldActive || !now.Before(h.ExpiresAt):
+				return fmt.Errorf("hold %s: %w", h.ID, ErrHoldNotActive)
+			}
+		}
+		live, err := lockPayments(ctx, tx, `id IN (SELECT payment_id FROM payment_holds WHERE hold_id = ANY($1))`, p.HoldIDs)
+		if err != nil {
+			return err
+		}
+		for _, other := range live {
+			if other.Live() {
+				return &LivePaymentError{Payment: other}
+			}
+		}
+		const q = `
+			INSERT INTO payments (id, event_id, user_id, provider, provider_ref, amount_cents, currency, status, check_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			RETURNING created_at, updated_at`
+		err = tx.QueryRow(ctx, q, p.ID, p.EventID, p.UserID, p.Provider, p.ProviderRef, p.AmountCents, p.Currency,
+			p.Status, nullTime(p.CheckAt)).Scan(&p.CreatedAt, &p.UpdatedAt)
+		if err != nil {
+			return fmt.Errorf("create payment: %w", translate(err))
+		}
+		const qh = `
+			INSERT INTO payment_holds (payment_id, hold_id, position)
+			SELECT $1, hold_id, position - 1 FROM unnest($2::text[]) WITH ORDINALITY AS x (hold_id, position)`
+		if _, err := tx.Exec(ctx, qh, p.ID, p.HoldIDs); err != nil {
+			return fmt.Errorf("create payment holds: %w", translate(err))
+		}
+		return nil
+	})
+}
+
+func sortedUnique(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// The columns of a payment: its row, its holds in order and its booking.
+const paymentColumns = `p.id, p.event_id, p.user_id, p.provider, p.provider_ref, p.amount_cents, p.currency, p.status,
+	p.refund_due, p.refund_attempts, p.refund_next_at, p.refund_error, p.check_at, p.succeeded_at, p.refunded_at,
+	p.created_at, p.updated_at,
+	ARRAY(SELECT ph.hold_id FROM payment_holds ph WHERE ph.payment_id = p.id ORDER BY ph.position),
+	coalesce((SELECT b.id FROM bookings b WHERE b.payment_id = p.id), '')`
+
+func scanPayment(row pgx.Row) (*payments.Payment, error) {
+	var (
+		p                                      payments.Payment
+		refundNext, check, succeeded, refunded *time.Time
+	)
+	err := row.Scan(&p.ID, &p.EventID, &p.UserID, &p.Provider, &p.ProviderRef, &p.AmountCents, &p.Currency, &p.Status,
+		&p.RefundDue, &p.RefundAttempts, &refundNext, &p.RefundError, &check, &succeeded, &refunded,
+		&p.CreatedAt, &p.UpdatedAt, &p.HoldIDs, &p.BookingID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	p.RefundNextAt, p.CheckAt, p.SucceededAt, p.RefundedAt = deref(refundNext), deref(check), deref(succeeded), deref(refunded)
+	return &p, nil
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// lockPayments reads and locks the payments matching where (on p), in id order.
+func lockPayments(ctx context.Context, tx pgx.Tx, where string, args ...any) ([]*payments.Payment, error) {
+	rows, err := tx.Query(ctx, `SELECT `+paymentColumns+` FROM payments p WHERE `+where+` ORDER BY p.id FOR UPDATE OF p`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("lock payments: %w", err)
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*payments.Payment, error) { return scanPayment(r) })
+	if err != nil {
+		return nil, fmt.Errorf("lock payments: %w", translate(err))
+	}
+	return ps, nil
+}
+
+// savePayment writes back what the payment's methods changed.
+func savePayment(ctx context.Context, tx pgx.Tx, p *payments.Payment) error {
+	const q = `
+		UPDATE payments SET status = $2, refund_due = $3, refund_attempts = $4, refund_next_at = $5,
+			refund_error = $6, check_at = $7, succeeded_at = $8, refunded_at = $9, updated_at = now()
+		WHERE id = $1
+		RETURNING updated_at`
+	err := tx.QueryRow(ctx, q, p.ID, p.Status, p.RefundDue, p.RefundAttempts, nullTime(p.RefundNextAt),
+		p.RefundError, nullTime(p.CheckAt), nullTime(p.SucceededAt), nullTime(p.RefundedAt)).Scan(&p.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("save payment %s: %w", p.ID, translate(err))
+	}
+	return nil
+}
+
+// Payment returns one payment.
+func (db *DB) Payment(ctx context.Context, id string) (*payments.Payment, error) {
+	p, err := scanPayment(db.pool.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments p WHERE p.id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("payment %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// PaymentByRef finds a payment by its provider's reference.
+func (db *DB) PaymentByRef(ctx context.Context, provider, ref string) (*payments.Payment, error) {
+	p, err := scanPayment(db.pool.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments p
+		WHERE p.provider = $1 AND p.provider_ref = $2`, provider, ref))
+	if err != nil {
+		return nil, fmt.Errorf("payment %s: %w", ref, err)
+	}
+	return p, nil
+}
+
+// PaymentsOf lists a fan's last 200 payments, newest first.
+func (db *DB) PaymentsOf(ctx context.Context, userID string) ([]*payments.Payment, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+paymentColumns+` FROM payments p
+		WHERE p.user_id = $1 ORDER BY p.created_at DESC LIMIT 200`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("payments of %s: %w", userID, err)
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*payments.Payment, error) { return scanPayment(r) })
+	if err != nil {
+		return nil, fmt.Errorf("payments of %s: %w", userID, translate(err))
+	}
+	return ps, nil
+}
+
+// UpdatePayment applies change to the payment inside a transaction that locks
+// its row, and saves the result; change's error rolls everything back.
+func (db *DB) UpdatePayment(ctx context.Context, id string, change func(p *payments.Payment) error) (*payments.Payment, error) {
+	var p *payments.Payment
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		ps, err := lockPayments(ctx, tx, `p.id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if len(ps) == 0 {
+			return fmt.Errorf("payment %s: %w", id, ErrNotFound)
+		}
+		p = ps[0]
+		if err := change(p); err != nil {
+			return err
+		}
+		return savePayment(ctx, tx, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// lease is how long a replica has a due payment to itself: longer than any one
+// provider call it makes for it. If the replica dies, another takes the payment
+// up when the lease runs out.
+const lease = 45 * time.Second
+
+// ClaimDueRefunds hands this replica up to limit of the provider's payments
+// whose refund is due at now, for lease; other replicas skip them meanwhile.
+func (db *DB) ClaimDueRefunds(ctx context.Context, provider string, now time.Time, limit int) ([]*payments.Payment, error) {
+	return db.claim(ctx, "refund_next_at", `refund_due AND refund_next_at <= $1`, provider, now, limit)
+}
+
+// ClaimDueChecks hands this replica up to limit of the provider's payments to
+// settle: pending ones to ask the provider about, and successes that bought
+// nothing yet.
+func (db *DB) ClaimDueChecks(ctx context.Context, provider string, now time.Time, limit int) ([]*payments.Payment, error) {
+	return db.claim(ctx, "check_at", `check_at <= $1`, provider, now, limit)
+}
+
+func (db *DB) claim(ctx context.Context, column, due, provider string, now time.Time, limit int) ([]*payments.Payment, error) {
+	q := `
+		WITH due AS (
+			SELECT id FROM payments WHERE ` + due + ` AND provider = $4
+			ORDER BY ` + column + ` LIMIT $2 FOR UPDATE SKIP LOCKED
+		)
+		UPDATE payments p SET ` + column + ` = $3 FROM due WHERE p.id = due.id
+		RETURNING ` + paymentColumns
+	rows, err := db.pool.Query(ctx, q, now, limit, now.Add(lease), provider)
+	if err != nil {
+		return nil, fmt.Errorf("claim due payments: %w", err)
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*payments.Payment, error) { return scanPayment(r) })
+	if err != nil {
+		return nil, fmt.Errorf("claim due payments: %w", translate(err))
+	}
+	return ps, nil
+}
+
+// Unsettled lists, for `payments reconcile`, the provider's payments the
+// settler has yet to finish: refunds owed, successes that bought nothing,
+// pending payments.
+func (db *DB) Unsettled(ctx context.Context, provider string) ([]*payments.Payment, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+paymentColumns+` FROM payments p
+		WHERE p.provider = $1 AND (p.refund_due OR p.check_at IS NOT NULL) ORDER BY p.created_at`, provider)
+	if err != nil {
+		return nil, fmt.Errorf("unsettled payments: %w", err)
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*payments.Payment, error) { return scanPayment(r) })
+	if err != nil {
+		return nil, fmt.Errorf("unsettled payments: %w", translate(err))
+	}
+	return ps, nil
+}
+
+// The test provider's ledger (payments.Ledger).
+
+// CreateCharge opens a pending test charge.
+func (db *DB) CreateCharge(ctx context.Context, ref string, amountCents int64, currency, clientSecret string) error {
+	const q = `INSERT INTO test_charges (ref, amount_cents, currency, status, client_secret) VALUES ($1, $2, $3, 'pending', $4)`
+	if _, err := db.pool.Exec(ctx, q, ref, amountCents, currency, clientSecret); err != nil {
+		return fmt.Errorf("create test charge: %w", translate(err))
+	}
+	return nil
+}
+
+// Charge reads a test charge.
+func (db *DB) Charge(ctx context.Context, ref string) (status, clientSecret string, err error) {
+	err = db.pool.QueryRow(ctx, `SELECT status, client_secret FROM test_charges WHERE ref = $1`, ref).Scan(&status, &clientSecret)
+	if err != nil {
+		return "", "", fmt.Errorf("test charge %s: %w", ref, translate(err))
+	}
+	return status, clientSecret, nil
+}
+
+// MoveCharge sets a test charge's status when it is one of from, and returns
+// the status it has now either way.
+func (db *DB) MoveCharge(ctx context.Context, ref, status string, from ...string) (string, error) {
+	const q = `
+		UPDATE test_charges SET status = CASE WHEN status = ANY($3) THEN $2 ELSE status END, updated_at = now()
+		WHERE ref = $1 RETURNING status`
+	var now string
+	if err := db.pool.QueryRow(ctx, q, ref, status, from).Scan(&now); err != nil {
+		if errors.Is(translate(err), ErrNotFound) {
+			return "", fmt.Errorf("test charge %s: %w", ref, ErrNotFound)
+		}
+		return "", fmt.Errorf("test charge %s: %w", ref, translate(err))
+	}
+	return now, nil
+}
