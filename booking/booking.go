@@ -1,5 +1,7 @@
 // Package booking is the reserve → pay → book → cancel flow. Redis (inventory)
 // answers first and fast; PostgreSQL (store) decides; payments take the money.
+// It owns the payment's life beyond the provider: every succeeded payment ends,
+// by the server itself, as a booking or a refund (see settle.go).
 package booking
 
 import (
@@ -21,29 +23,39 @@ var (
 	ErrHoldGone = errors.New("the reservation has expired or was released")
 	// ErrNotPaid is a payment that has not succeeded.
 	ErrNotPaid = errors.New("the payment has not succeeded")
-	// ErrPaymentMismatch is a payment for another reservation.
-	ErrPaymentMismatch = errors.New("the payment is for another reservation")
+	// ErrPaymentMismatch is a payment that does not buy this reservation: it is
+	// for another one, or the reservation was bought with another payment (and
+	// this one is refunded).
+	ErrPaymentMismatch = errors.New("the payment does not buy this reservation")
+	// ErrPaymentInProgress is a payment asked for reservations some of which
+	// another payment is paying for now.
+	ErrPaymentInProgress = errors.New("another payment for some of these reservations is in progress")
 	// ErrNotYours is anything that belongs to another fan; callers answer as for
 	// something that does not exist.
 	ErrNotYours = errors.New("not found")
-	// ErrRefunded is a payment that succeeded after its hold was gone: it was
+	// ErrRefunded is a payment that succeeded after its hold was gone: it is
 	// refunded and no tickets were sold.
-	ErrRefunded = errors.New("the reservation expired before the payment succeeded; the payment was refunded")
+	ErrRefunded = errors.New("the reservation ended before the payment succeeded; the payment is refunded")
 )
 
 // Store is what booking needs from PostgreSQL; *store.DB satisfies it.
 type Store interface {
 	CreateHold(ctx context.Context, n store.NewHold) (*store.Hold, error)
 	Hold(ctx context.Context, id string) (*store.Hold, error)
-	EndHold(ctx context.Context, id, status string) (*store.Hold, error)
+	EndHold(ctx context.Context, id, status string) (*store.Hold, []string, error)
 	DueHolds(ctx context.Context, now time.Time, limit int) ([]string, error)
 	ActiveHoldsOfSession(ctx context.Context, eventID, userID string) ([]string, error)
-	CreatePayment(ctx context.Context, p *store.Payment) error
-	Payment(ctx context.Context, id string) (*store.Payment, error)
-	PaymentByRef(ctx context.Context, provider, ref string) (*store.Payment, error)
-	UnsettledPayments(ctx context.Context, provider string) ([]*store.Payment, error)
-	SetPaymentStatus(ctx context.Context, id, status string) (*store.Payment, error)
-	Book(ctx context.Context, holdID, paymentID string) (*store.Booking, error)
+	UnpaidHoldsOfSession(ctx context.Context, eventID, userID string) ([]string, error)
+	KnownHolds(ctx context.Context, ids []string) (map[string]bool, error)
+	CreatePayment(ctx context.Context, p *payments.Payment, now time.Time) error
+	Payment(ctx context.Context, id string) (*payments.Payment, error)
+	PaymentByRef(ctx context.Context, provider, ref string) (*payments.Payment, error)
+	PaymentsOf(ctx context.Context, userID string) ([]*payments.Payment, error)
+	UpdatePayment(ctx context.Context, id string, change func(p *payments.Payment) error) (*payments.Payment, error)
+	ClaimDueRefunds(ctx context.Context, provider string, now time.Time, limit int) ([]*payments.Payment, error)
+	ClaimDueChecks(ctx context.Context, provider string, now time.Time, limit int) ([]*payments.Payment, error)
+	Unsettled(ctx context.Context, provider string) ([]*payments.Payment, error)
+	Book(ctx context.Context, paymentID string, now time.Time) (*store.Booking, error)
 	Booking(ctx context.Context, id string) (*store.Booking, error)
 	CancelBooking(ctx context.Context, id string) (*store.Booking, error)
 	InventorySnapshot(ctx context.Context, eventID string) (*inventory.Snapshot, error)
@@ -51,12 +63,14 @@ type Store interface {
 
 // Inventory is what booking needs from Redis; *inventory.Inventory satisfies it.
 type Inventory interface {
-	HoldSeats(ctx context.Context, eventID, zoneID, userID, holdID string, seats []string, maxPerUser int) (*inventory.Hold, error)
-	HoldQuantity(ctx context.Context, eventID, zoneID, userID, holdID string, qty, maxPerUser int) (*inventory.Hold, error)
-	HoldBest(ctx context.Context, eventID, zoneID, userID, holdID string, qty, maxPerUser int) (*inventory.Hold, error)
+	HoldSeats(ctx context.Context, r inventory.HoldRequest) (*inventory.Hold, error)
+	HoldQuantity(ctx context.Context, r inventory.HoldRequest) (*inventory.Hold, error)
+	HoldBest(ctx context.Context, r inventory.HoldRequest) (*inventory.Hold, error)
 	Release(ctx context.Context, eventID, holdID string) error
 	MarkBooked(ctx context.Context, eventID, holdID string) error
-	ReleaseBooking(ctx context.Context, eventID, bookingID, zoneID, userID string, seats []string, qty int) error
+	ReleaseBooking(ctx context.Context, r inventory.BookingRelease) error
+	Unconfirmed(ctx context.Context, eventID string, until time.Time, limit int) (map[string]string, error)
+	Confirm(ctx context.Context, eventID string, holdIDs []string) error
 	Loaded(ctx context.Context, eventID string) (bool, error)
 	Rebuild(ctx context.Context, snap *inventory.Snapshot) error
 	Drift(ctx context.Context, snap *inventory.Snapshot) ([]string, error)
@@ -99,6 +113,13 @@ type Request struct {
 	BestAvailable bool
 }
 
+// holdWriteTimeout bounds the database write of a hold Redis decided. A hold
+// still unconfirmed well after it (phantomAfter) was lost with its replica.
+const (
+	holdWriteTimeout = 5 * time.Second
+	phantomAfter     = 2 * holdWriteTimeout
+)
+
 // Reserve holds the tickets: Redis decides at once (taken seats, limits, the
 // session), then PostgreSQL records the hold; if the database refuses, the Redis
 // hold is undone and the database's word stands.
@@ -106,44 +127,53 @@ func (s *Service) Reserve(ctx context.Context, r Request) (*store.Hold, error) {
 	if err := s.ensureLoaded(ctx, r.Event.ID); err != nil {
 		return nil, err
 	}
-	holdID := store.NewID("hld")
-	max := r.Event.MaxTicketsPerUser
+	req := inventory.HoldRequest{EventID: r.Event.ID, ZoneID: r.ZoneID, UserID: r.UserID, HoldID: store.NewID("hld"),
+		Seats: r.Seats, Quantity: r.Quantity, MaxPerUser: r.Event.MaxTicketsPerUser}
 	var (
 		h   *inventory.Hold
 		err error
 	)
 	switch {
 	case len(r.Seats) > 0:
-		h, err = s.inv.HoldSeats(ctx, r.Event.ID, r.ZoneID, r.UserID, holdID, r.Seats, max)
+		h, err = s.inv.HoldSeats(ctx, req)
 	case r.BestAvailable:
-		h, err = s.inv.HoldBest(ctx, r.Event.ID, r.ZoneID, r.UserID, holdID, r.Quantity, max)
+		h, err = s.inv.HoldBest(ctx, req)
 	default:
-		h, err = s.inv.HoldQuantity(ctx, r.Event.ID, r.ZoneID, r.UserID, holdID, r.Quantity, max)
+		h, err = s.inv.HoldQuantity(ctx, req)
 	}
 	if err != nil {
 		return nil, err
 	}
-	n := store.NewHold{ID: holdID, EventID: r.Event.ID, ZoneID: r.ZoneID, UserID: r.UserID,
+	n := store.NewHold{ID: h.ID, EventID: r.Event.ID, ZoneID: r.ZoneID, UserID: r.UserID,
 		SessionID: r.SessionID, ExpiresAt: r.Until}
 	if len(h.Seats) > 0 {
 		n.Seats = h.Seats
 	} else {
 		n.Quantity = h.Quantity
 	}
-	hold, err := s.store.CreateHold(context.WithoutCancel(ctx), n)
+	// Not the caller's context: a fan who goes away must not leave a Redis hold
+	// without its row. Bounded, so that the phantom reaper never frees a hold
+	// whose write is still running.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), holdWriteTimeout)
+	hold, err := s.store.CreateHold(wctx, n)
+	cancel()
 	if err != nil {
-		s.undo(ctx, r.Event.ID, holdID)
-		if errors.Is(err, store.ErrTicketsTaken) {
+		s.undo(ctx, r.Event.ID, h.ID)
+		switch {
+		case errors.Is(err, store.ErrTicketsTaken):
 			// Redis thought them free: it has drifted from the truth. Repair it.
 			s.rebuildSoon(r.Event.ID)
 			if len(h.Seats) > 0 {
 				return nil, &inventory.SeatTakenError{Seats: h.Seats}
 			}
 			return nil, inventory.ErrNotEnough
+		case errors.Is(err, store.ErrLimitReached):
+			s.rebuildSoon(r.Event.ID) // Redis's count of the fan's tickets drifted
+			return nil, fmt.Errorf("%w: %w", inventory.ErrLimitReached, err)
 		}
 		return nil, err
 	}
-	s.notify.TicketsChanged(ctx, hold.EventID, hold.ZoneID, seatStates(hold, inventory.Reserved))
+	s.notify.TicketsChanged(ctx, hold.EventID, hold.ZoneID, seatStates(hold.Tickets, inventory.Reserved))
 	return hold, nil
 }
 
@@ -163,53 +193,72 @@ func (s *Service) Mine(ctx context.Context, holdID, userID string) (*store.Hold,
 	return h, err
 }
 
-// Release cancels one of the fan's holds; its tickets are on sale again at once.
+// Release cancels one of the fan's holds; its tickets are on sale again at once
+// and a payment that already succeeded for it is refunded.
 func (s *Service) Release(ctx context.Context, holdID, userID string) (*store.Hold, error) {
 	if _, err := s.Mine(ctx, holdID, userID); err != nil {
 		return nil, err
 	}
-	return s.end(ctx, holdID, store.HoldReleased)
-}
-
-// end ends a hold in PostgreSQL, then in Redis, then tells the fans.
-func (s *Service) end(ctx context.Context, holdID, status string) (*store.Hold, error) {
-	h, err := s.store.EndHold(ctx, holdID, status)
-	if errors.Is(err, store.ErrHoldNotActive) {
-		return nil, ErrHoldGone
-	}
+	h, refunds, err := s.end(ctx, holdID, store.HoldReleased)
 	if err != nil {
 		return nil, err
+	}
+	s.refundNow(ctx, refunds)
+	return h, nil
+}
+
+// end ends a hold in PostgreSQL (which records any refund it owes), then in
+// Redis, then tells the fans. It returns the refunds owed.
+func (s *Service) end(ctx context.Context, holdID, status string) (*store.Hold, []string, error) {
+	h, refunds, err := s.store.EndHold(context.WithoutCancel(ctx), holdID, status)
+	if errors.Is(err, store.ErrHoldNotActive) {
+		return nil, nil, ErrHoldGone
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := s.inv.Release(context.WithoutCancel(ctx), h.EventID, h.ID); err != nil {
 		s.log.WarnContext(ctx, "release redis hold", "hold", h.ID, "err", err)
 		s.rebuildSoon(h.EventID)
 	}
-	s.notify.TicketsChanged(ctx, h.EventID, h.ZoneID, seatStates(h, inventory.Available))
-	return h, nil
+	s.notify.TicketsChanged(ctx, h.EventID, h.ZoneID, seatStates(h.Tickets, inventory.Available))
+	return h, refunds, nil
 }
 
 // EndSession ends the fan's active holds for the event because the shopping
-// session is over: left says the fan chose to leave (holds RELEASED); otherwise
-// the session ran out (holds EXPIRED).
+// session is over. left says the fan chose to leave: every hold is RELEASED
+// and a payment that succeeded for one is refunded. Otherwise the session ran
+// out: holds with no payment in progress are EXPIRED now, and the others get
+// the event's payment grace (the expiry loop ends them after it).
 func (s *Service) EndSession(ctx context.Context, eventID, userID string, left bool) error {
-	ids, err := s.store.ActiveHoldsOfSession(ctx, eventID, userID)
+	list, status := s.store.UnpaidHoldsOfSession, store.HoldExpired
+	if left {
+		list, status = s.store.ActiveHoldsOfSession, store.HoldReleased
+	}
+	ids, err := list(ctx, eventID, userID)
 	if err != nil {
 		return err
 	}
-	status := store.HoldExpired
-	if left {
-		status = store.HoldReleased
-	}
 	for _, id := range ids {
-		if _, err := s.end(ctx, id, status); err != nil && !errors.Is(err, ErrHoldGone) {
+		h, refunds, err := s.end(ctx, id, status)
+		if errors.Is(err, ErrHoldGone) {
+			continue
+		}
+		if err != nil {
 			return err
 		}
+		if status == store.HoldExpired {
+			s.notify.HoldExpired(ctx, h)
+		}
+		s.refundNow(ctx, refunds)
 	}
 	return nil
 }
 
 // ExpireDue puts the tickets of every hold whose time is up back on sale. Safe
-// on every replica at once: the database lets one end each hold.
+// on every replica at once: the database lets one end each hold. Refunds the
+// expiries owe are left to the settler, so that a slow provider never holds
+// tickets back.
 func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	ids, err := s.store.DueHolds(ctx, s.now(), 500)
 	if err != nil {
@@ -217,7 +266,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, id := range ids {
-		h, err := s.end(ctx, id, store.HoldExpired)
+		h, _, err := s.end(ctx, id, store.HoldExpired)
 		if errors.Is(err, ErrHoldGone) {
 			continue // another replica got there first
 		}
@@ -246,14 +295,48 @@ func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
 	}
 }
 
-func seatStates(h *store.Hold, status string) map[string]string {
+// ReapPhantoms frees the event's holds that Redis decided and the database
+// never recorded, because the replica between the two died: unconfirmed long
+// after their write could have finished. Holds the database has are confirmed.
+func (s *Service) ReapPhantoms(ctx context.Context, eventID string) (freed int, err error) {
+	zones, err := s.inv.Unconfirmed(ctx, eventID, s.now().Add(-phantomAfter), 500)
+	if err != nil || len(zones) == 0 {
+		return 0, err
+	}
+	ids := make([]string, 0, len(zones))
+	for id := range zones {
+		ids = append(ids, id)
+	}
+	known, err := s.store.KnownHolds(ctx, ids)
+	if err != nil {
+		return 0, err
+	}
+	var confirmed []string
+	for id, zone := range zones {
+		if known[id] {
+			confirmed = append(confirmed, id)
+			continue
+		}
+		if err := s.inv.Release(ctx, eventID, id); err != nil {
+			return freed, err
+		}
+		freed++
+		s.log.WarnContext(ctx, "freed a hold the database never recorded", "event", eventID, "hold", id)
+		if zone != "" {
+			s.notify.TicketsChanged(ctx, eventID, zone, nil)
+		}
+	}
+	return freed, s.inv.Confirm(ctx, eventID, confirmed)
+}
+
+func seatStates(tickets []store.HoldTicket, status string) map[string]string {
 	var seats map[string]string
-	for _, t := range h.Tickets {
+	for _, t := range tickets {
 		if t.SeatID == "" {
 			continue
 		}
 		if seats == nil {
-			seats = make(map[string]string, len(h.Tickets))
+			seats = make(map[string]string, len(tickets))
 		}
 		seats[t.SeatID] = status
 	}
@@ -323,6 +406,22 @@ func (s *Service) CheckDrift(ctx context.Context, eventID string) (repaired bool
 
 // RunDriftCheck checks every event on sale every interval, until ctx ends.
 func (s *Service) RunDriftCheck(ctx context.Context, events func(ctx context.Context) ([]string, error), interval time.Duration) {
+	s.everyEvent(ctx, "drift check", events, interval, func(ctx context.Context, id string) error {
+		_, err := s.CheckDrift(ctx, id)
+		return err
+	})
+}
+
+// RunReaper frees phantom holds of every event on sale every interval.
+func (s *Service) RunReaper(ctx context.Context, events func(ctx context.Context) ([]string, error), interval time.Duration) {
+	s.everyEvent(ctx, "free phantom holds", events, interval, func(ctx context.Context, id string) error {
+		_, err := s.ReapPhantoms(ctx, id)
+		return err
+	})
+}
+
+func (s *Service) everyEvent(ctx context.Context, what string, events func(ctx context.Context) ([]string, error),
+	interval time.Duration, do func(ctx context.Context, eventID string) error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -333,12 +432,12 @@ func (s *Service) RunDriftCheck(ctx context.Context, events func(ctx context.Con
 		}
 		ids, err := events(ctx)
 		if err != nil {
-			s.log.WarnContext(ctx, "list events for the drift check", "err", err)
+			s.log.WarnContext(ctx, "list events for "+what, "err", err)
 			continue
 		}
 		for _, id := range ids {
-			if _, err := s.CheckDrift(ctx, id); err != nil && ctx.Err() == nil {
-				s.log.WarnContext(ctx, "drift check", "event", id, "err", err)
+			if err := do(ctx, id); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, what, "event", id, "err", err)
 			}
 		}
 	}

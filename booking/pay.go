@@ -3,118 +3,246 @@ package booking
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/payments"
 	"github.com/boxofficehq/boxoffice/store"
 )
 
-// Pay starts a payment for one of the fan's active holds.
-func (s *Service) Pay(ctx context.Context, holdID, userID string) (*store.Payment, error) {
-	h, err := s.Mine(ctx, holdID, userID)
-	if err != nil {
-		return nil, err
-	}
-	if h.Status != store.HoldActive {
-		return nil, ErrHoldGone
-	}
-	p := &store.Payment{ID: store.NewID("pay"), HoldID: h.ID, UserID: userID, Provider: s.provider.Name(),
-		AmountCents: h.AmountCents, Currency: h.Currency, Status: store.PaymentPending}
-	intent, err := s.provider.Create(ctx, payments.Charge{PaymentID: p.ID, HoldID: h.ID, UserID: userID,
-		AmountCents: h.AmountCents, Currency: h.Currency})
-	if err != nil {
-		return nil, err
-	}
-	p.ProviderRef, p.ClientSecret = intent.Ref, intent.ClientSecret
-	if err := s.store.CreatePayment(ctx, p); err != nil {
-		return nil, err
-	}
-	return p, nil
+// MaxHoldsPerPayment bounds one checkout: a fan's holds in one event, well
+// past any per-fan ticket limit.
+const MaxHoldsPerPayment = 20
+
+// Checkout is a payment and what the payment page needs to pay it.
+type Checkout struct {
+	Payment      *payments.Payment
+	ClientSecret string
+	// Created is false when a live payment for the same holds existed and is
+	// returned instead of a second one.
+	Created bool
 }
 
-// myPayment returns a payment of the fan's, or ErrNotYours.
-func (s *Service) myPayment(ctx context.Context, paymentID, userID string) (*store.Payment, error) {
+// Pay starts one payment for one or more of the fan's active holds in one
+// event. A hold has at most one live payment: asking again for the same holds
+// returns the payment in progress; asking for holds of which only some have
+// one is ErrPaymentInProgress.
+func (s *Service) Pay(ctx context.Context, userID string, holdIDs []string) (*Checkout, error) {
+	var (
+		holds []*store.Hold
+		total int64
+	)
+	for _, id := range holdIDs {
+		h, err := s.Mine(ctx, id, userID)
+		if err != nil {
+			return nil, err
+		}
+		if h.Status != store.HoldActive || !s.now().Before(h.ExpiresAt) {
+			return nil, ErrHoldGone
+		}
+		if len(holds) > 0 && h.EventID != holds[0].EventID {
+			return nil, ErrPaymentMismatch
+		}
+		holds = append(holds, h)
+		total += h.AmountCents
+	}
+	if len(holds) == 0 {
+		return nil, ErrNotYours
+	}
+	p := payments.NewPayment(store.NewID("pay"), holds[0].EventID, userID, s.provider.Name(), holdIDs, total, holds[0].Currency, s.now())
+	intent, err := s.provider.Create(ctx, payments.Charge{PaymentID: p.ID, EventID: p.EventID, HoldIDs: holdIDs,
+		UserID: userID, AmountCents: total, Currency: p.Currency})
+	if err != nil {
+		return nil, err
+	}
+	p.ProviderRef = intent.Ref
+	err = s.store.CreatePayment(ctx, p, s.now())
+	var live *store.LivePaymentError
+	switch {
+	case errors.As(err, &live):
+		// The intent just made is never shown to the fan, so never paid.
+		if !sameHolds(live.Payment.HoldIDs, holdIDs) {
+			return nil, ErrPaymentInProgress
+		}
+		secret, err := s.provider.ClientSecret(ctx, live.Payment.ProviderRef)
+		if err != nil {
+			return nil, err
+		}
+		return &Checkout{Payment: live.Payment, ClientSecret: secret}, nil
+	case errors.Is(err, store.ErrHoldNotActive):
+		return nil, ErrHoldGone
+	case err != nil:
+		return nil, err
+	}
+	return &Checkout{Payment: p, ClientSecret: intent.ClientSecret, Created: true}, nil
+}
+
+func sameHolds(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// MyPayment returns a payment of the fan's, or ErrNotYours.
+func (s *Service) MyPayment(ctx context.Context, paymentID, userID string) (*payments.Payment, error) {
 	p, err := s.store.Payment(ctx, paymentID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && p.UserID != userID) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrBadText) || (err == nil && p.UserID != userID) {
 		return nil, ErrNotYours
 	}
 	return p, err
 }
 
-// Confirm pays with a test card (the test provider only).
-func (s *Service) Confirm(ctx context.Context, paymentID, userID, card string) (*store.Payment, error) {
-	p, err := s.myPayment(ctx, paymentID, userID)
-	if err != nil {
-		return nil, err
-	}
-	if p.Status == store.PaymentSucceeded || p.Status == store.PaymentRefunded {
-		return p, nil // a double click pays once
-	}
-	if _, err := s.provider.Confirm(ctx, p.ProviderRef, card); err != nil && !errors.Is(err, payments.ErrDeclined) {
-		return nil, err
-	}
-	return s.store.Payment(ctx, paymentID)
+// ClientSecret is what the payment page needs to pay p; the provider keeps it.
+func (s *Service) ClientSecret(ctx context.Context, p *payments.Payment) (string, error) {
+	return s.provider.ClientSecret(ctx, p.ProviderRef)
 }
 
-// Book turns a paid hold into a booking. The provider must say the payment
-// succeeded. Idempotent on the payment: the same booking comes back. A payment
-// that succeeded after its hold was gone is refunded (ErrRefunded): nothing is
-// ever charged without tickets.
+// MyPayments lists the fan's payments, newest first.
+func (s *Service) MyPayments(ctx context.Context, userID string) ([]*payments.Payment, error) {
+	return s.store.PaymentsOf(ctx, userID)
+}
+
+// Confirm pays with a test card (the test provider only) and settles the
+// payment at once: its holds are booked, or, if they are gone, it is refunded.
+// Paying a payment that succeeded before changes nothing: a double click pays once.
+func (s *Service) Confirm(ctx context.Context, paymentID, userID, card string) (*payments.Payment, error) {
+	p, err := s.MyPayment(ctx, paymentID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if p.Status == payments.StatusSucceeded || p.Status == payments.StatusRefunded {
+		return p, nil
+	}
+	status, err := s.provider.Confirm(ctx, p.ProviderRef, card)
+	if err != nil && !errors.Is(err, payments.ErrDeclined) {
+		return nil, err
+	}
+	if p, err = s.record(ctx, p.ID, status); err != nil {
+		return nil, err
+	}
+	if p.Unsettled() {
+		if _, err := s.settle(ctx, p); err != nil && !refused(err) {
+			return nil, err
+		}
+		return s.store.Payment(ctx, p.ID)
+	}
+	return p, nil
+}
+
+// record applies the provider's word to our payment.
+func (s *Service) record(ctx context.Context, paymentID, status string) (*payments.Payment, error) {
+	return s.store.UpdatePayment(ctx, paymentID, func(p *payments.Payment) error {
+		p.Record(status, s.now())
+		return nil
+	})
+}
+
+// Book turns a paid hold into a booking, or returns the booking its payment
+// bought already: idempotent on the payment. The provider is asked when we do
+// not know of the success yet. A payment that cannot buy the hold any more is
+// refunded: ErrRefunded when the hold ended first, ErrPaymentMismatch when
+// another payment bought it.
 func (s *Service) Book(ctx context.Context, holdID, paymentID, userID string) (*store.Booking, error) {
-	h, err := s.Mine(ctx, holdID, userID)
+	if _, err := s.Mine(ctx, holdID, userID); err != nil {
+		return nil, err
+	}
+	p, err := s.MyPayment(ctx, paymentID, userID)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.myPayment(ctx, paymentID, userID)
-	if err != nil {
-		return nil, err
-	}
-	if p.HoldID != h.ID {
+	if !slices.Contains(p.HoldIDs, holdID) {
 		return nil, ErrPaymentMismatch
 	}
-	status, err := s.provider.Status(ctx, p.ProviderRef)
-	if err != nil {
-		return nil, err
-	}
-	switch status {
-	case store.PaymentSucceeded:
-	case store.PaymentRefunded:
-		return nil, ErrRefunded
-	default:
-		return nil, ErrNotPaid
-	}
-	if p.Status != status {
-		if p, err = s.store.SetPaymentStatus(ctx, p.ID, status); err != nil {
+	if p.Status == payments.StatusPending || p.Status == payments.StatusFailed {
+		status, err := s.provider.Status(ctx, p.ProviderRef)
+		if err != nil {
+			return nil, err
+		}
+		if p, err = s.record(ctx, p.ID, status); err != nil {
 			return nil, err
 		}
 	}
-	return s.book(ctx, h, p)
+	if p.BookingID != "" {
+		return s.store.Booking(ctx, p.BookingID)
+	}
+	switch p.Status {
+	case payments.StatusSucceeded, payments.StatusRefunded:
+	default:
+		return nil, ErrNotPaid
+	}
+	return s.settle(ctx, p)
 }
 
-// book sells a hold whose payment succeeded. The database decides once: a
-// second call for the same payment gets the same booking; a hold that is gone
-// gets its payment refunded.
-func (s *Service) book(ctx context.Context, h *store.Hold, p *store.Payment) (*store.Booking, error) {
-	b, err := s.store.Book(context.WithoutCancel(ctx), h.ID, p.ID)
+// settle books a succeeded payment's holds, or, when it cannot buy them any
+// more, records the refund it is owed (in the same transaction) and tries it at
+// once. Safe to call from every replica at once: the database settles once.
+func (s *Service) settle(ctx context.Context, p *payments.Payment) (*store.Booking, error) {
+	b, err := s.store.Book(context.WithoutCancel(ctx), p.ID, s.now())
 	switch {
-	case errors.Is(err, store.ErrHoldNotActive), errors.Is(err, store.ErrHoldBooked):
-		// Gone, or already sold with another payment of the fan's: this money
-		// buys nothing, so it goes back.
-		return nil, s.refund(ctx, p)
+	case errors.Is(err, store.ErrHoldBooked):
+		s.refundNow(ctx, []string{p.ID})
+		return nil, ErrPaymentMismatch
+	case errors.Is(err, store.ErrHoldNotActive):
+		s.refundNow(ctx, []string{p.ID})
+		return nil, ErrRefunded
+	case errors.Is(err, payments.ErrSettled):
+		// Owed back or refunded already (a refund word, or another replica);
+		// say why, as the first answer did.
+		if s.boughtElsewhere(ctx, p) {
+			return nil, ErrPaymentMismatch
+		}
+		return nil, ErrRefunded
+	case errors.Is(err, payments.ErrNotSucceeded):
+		return nil, ErrNotPaid
 	case err != nil:
 		return nil, err
 	}
-	if err := s.inv.MarkBooked(context.WithoutCancel(ctx), h.EventID, h.ID); err != nil {
-		s.log.WarnContext(ctx, "mark redis hold booked", "hold", h.ID, "err", err)
-		s.rebuildSoon(h.EventID)
-	}
-	s.notify.TicketsChanged(ctx, h.EventID, h.ZoneID, seatStates(h, inventory.Booked))
+	s.booked(ctx, b)
 	return b, nil
 }
 
+// refused reports a settlement that ended in a refund, not in an error.
+func refused(err error) bool {
+	return errors.Is(err, ErrRefunded) || errors.Is(err, ErrPaymentMismatch)
+}
+
+// boughtElsewhere reports whether one of the payment's holds was bought with another payment.
+func (s *Service) boughtElsewhere(ctx context.Context, p *payments.Payment) bool {
+	for _, id := range p.HoldIDs {
+		h, err := s.store.Hold(ctx, id)
+		if err == nil && h.BookingID != "" && h.BookingID != p.BookingID {
+			return true
+		}
+	}
+	return false
+}
+
+// booked reflects a new booking in Redis and tells the fans.
+func (s *Service) booked(ctx context.Context, b *store.Booking) {
+	ctx = context.WithoutCancel(ctx)
+	for _, id := range b.HoldIDs {
+		if err := s.inv.MarkBooked(ctx, b.EventID, id); err != nil {
+			s.log.WarnContext(ctx, "mark redis hold booked", "hold", id, "err", err)
+			s.rebuildSoon(b.EventID)
+		}
+	}
+	for zone, tickets := range byZone(b.Tickets) {
+		s.notify.TicketsChanged(ctx, b.EventID, zone, seatStates(tickets, inventory.Booked))
+	}
+}
+
+func byZone(tickets []store.HoldTicket) map[string][]store.HoldTicket {
+	out := map[string][]store.HoldTicket{}
+	for _, t := range tickets {
+		out[t.ZoneID] = append(out[t.ZoneID], t)
+	}
+	return out
+}
+
 // Settle acts on a provider's word (a signed webhook) that a payment changed:
-// succeeded books the hold without the fan coming back (or refunds, if the hold
-// is gone); failed leaves the hold until it expires; refunded is recorded. A
+// succeeded books its holds without the fan coming back (or refunds, if they
+// are gone); failed leaves the holds until they end; refunded is recorded. A
 // payment only moves forward, so late and repeated words change nothing.
 func (s *Service) Settle(ctx context.Context, provider, ref, status string) error {
 	p, err := s.store.PaymentByRef(ctx, provider, ref)
@@ -124,81 +252,16 @@ func (s *Service) Settle(ctx context.Context, provider, ref, status string) erro
 	if err != nil {
 		return err
 	}
-	if p, err = s.store.SetPaymentStatus(ctx, p.ID, status); err != nil {
+	if p, err = s.record(ctx, p.ID, status); err != nil {
 		return err
 	}
-	if status != store.PaymentSucceeded || p.Status != store.PaymentSucceeded {
+	if !p.Unsettled() {
 		return nil
 	}
-	h, err := s.store.Hold(ctx, p.HoldID)
-	if err != nil {
+	if _, err := s.settle(ctx, p); err != nil && !refused(err) {
 		return err
 	}
-	if _, err = s.book(ctx, h, p); errors.Is(err, ErrRefunded) {
-		return nil // settled by a refund
-	}
-	return err
-}
-
-// Settled is what the reconciliation did with one payment.
-type Settled struct {
-	PaymentID, ProviderRef string
-	Outcome                string // "booked" or "refunded"
-}
-
-// Reconcile asks the provider about every payment without a booking that
-// succeeded or is still pending (a lost webhook), and settles those that
-// succeeded: booked while their hold is active, refunded otherwise.
-func (s *Service) Reconcile(ctx context.Context) ([]Settled, error) {
-	ps, err := s.store.UnsettledPayments(ctx, s.provider.Name())
-	if err != nil {
-		return nil, err
-	}
-	var done []Settled
-	for _, p := range ps {
-		status, err := s.provider.Status(ctx, p.ProviderRef)
-		if err != nil {
-			return done, err
-		}
-		if status != store.PaymentSucceeded {
-			if status == store.PaymentFailed || status == store.PaymentRefunded {
-				if _, err := s.store.SetPaymentStatus(ctx, p.ID, status); err != nil {
-					return done, err
-				}
-			}
-			continue
-		}
-		if p.Status != status {
-			if p, err = s.store.SetPaymentStatus(ctx, p.ID, status); err != nil {
-				return done, err
-			}
-		}
-		h, err := s.store.Hold(ctx, p.HoldID)
-		if err != nil {
-			return done, err
-		}
-		outcome := "booked"
-		if _, err := s.book(ctx, h, p); errors.Is(err, ErrRefunded) {
-			outcome = "refunded"
-		} else if err != nil {
-			return done, err
-		}
-		done = append(done, Settled{PaymentID: p.ID, ProviderRef: p.ProviderRef, Outcome: outcome})
-	}
-	return done, nil
-}
-
-// refund gives back a payment whose hold is gone, and says so.
-func (s *Service) refund(ctx context.Context, p *store.Payment) error {
-	if p.Status != store.PaymentRefunded {
-		if err := s.provider.Refund(context.WithoutCancel(ctx), p.ProviderRef); err != nil {
-			return err
-		}
-		if _, err := s.store.SetPaymentStatus(context.WithoutCancel(ctx), p.ID, store.PaymentRefunded); err != nil {
-			return err
-		}
-	}
-	return ErrRefunded
+	return nil
 }
 
 // MyBooking returns a booking of the fan's, or ErrNotYours.
@@ -210,8 +273,9 @@ func (s *Service) MyBooking(ctx context.Context, bookingID, userID string) (*sto
 	return b, err
 }
 
-// CancelBooking cancels one of the fan's bookings, refunds it and puts the
-// tickets back on sale at once.
+// CancelBooking cancels one of the fan's bookings: its tickets are on sale again
+// at once, and its payment is owed back in the same transaction, refunded now
+// if the provider answers, or by the settler as soon as it does.
 func (s *Service) CancelBooking(ctx context.Context, bookingID, userID string) (*store.Booking, error) {
 	if _, err := s.MyBooking(ctx, bookingID, userID); err != nil {
 		return nil, err
@@ -220,35 +284,22 @@ func (s *Service) CancelBooking(ctx context.Context, bookingID, userID string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := s.refundBooking(ctx, b); err != nil {
-		// The tickets are back on sale either way; the reconciliation finds
-		// a payment left unrefunded.
-		s.log.ErrorContext(ctx, "refund cancelled booking", "booking", b.ID, "err", err)
-	}
-	seats := make([]string, 0, len(b.Tickets))
-	for _, t := range b.Tickets {
-		if t.SeatID != "" {
-			seats = append(seats, t.SeatID)
-		}
-	}
-	if err := s.inv.ReleaseBooking(context.WithoutCancel(ctx), b.EventID, b.ID, b.ZoneID, b.UserID, seats, len(b.Tickets)); err != nil {
-		s.log.WarnContext(ctx, "release redis booking", "booking", b.ID, "err", err)
-		s.rebuildSoon(b.EventID)
-	}
-	h := &store.Hold{Tickets: b.Tickets}
-	s.notify.TicketsChanged(ctx, b.EventID, b.ZoneID, seatStates(h, inventory.Available))
-	return b, nil
-}
-
-func (s *Service) refundBooking(ctx context.Context, b *store.Booking) error {
+	s.refundNow(ctx, []string{b.PaymentID})
 	ctx = context.WithoutCancel(ctx)
-	p, err := s.store.Payment(ctx, b.PaymentID)
-	if err != nil {
-		return err
+	for zone, tickets := range byZone(b.Tickets) {
+		r := inventory.BookingRelease{EventID: b.EventID, BookingID: b.ID, ZoneID: zone, UserID: b.UserID}
+		if seats := seatStates(tickets, ""); len(seats) > 0 {
+			for seat := range seats {
+				r.Seats = append(r.Seats, seat)
+			}
+		} else {
+			r.Quantity = len(tickets)
+		}
+		if err := s.inv.ReleaseBooking(ctx, r); err != nil {
+			s.log.WarnContext(ctx, "release redis booking", "booking", b.ID, "zone", zone, "err", err)
+			s.rebuildSoon(b.EventID)
+		}
+		s.notify.TicketsChanged(ctx, b.EventID, zone, seatStates(tickets, inventory.Available))
 	}
-	if err := s.provider.Refund(ctx, p.ProviderRef); err != nil {
-		return err
-	}
-	_, err = s.store.SetPaymentStatus(ctx, p.ID, store.PaymentRefunded)
-	return err
+	return b, nil
 }

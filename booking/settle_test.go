@@ -21,16 +21,17 @@ import (
 // gateway is a provider whose answers the test sets, as a payment provider's
 // webhooks and API would give them.
 type gateway struct {
+	name     string // its own, so that parallel tests settle only their payments
 	mu       sync.Mutex
 	status   map[string]string
 	refunded map[string]int
 }
 
 func newGateway() *gateway {
-	return &gateway{status: map[string]string{}, refunded: map[string]int{}}
+	return &gateway{name: store.NewID("gateway"), status: map[string]string{}, refunded: map[string]int{}}
 }
 
-func (g *gateway) Name() string { return "gateway" }
+func (g *gateway) Name() string { return g.name }
 func (g *gateway) Create(_ context.Context, c payments.Charge) (*payments.Intent, error) {
 	g.set("pi_"+c.PaymentID, payments.StatusPending)
 	return &payments.Intent{Ref: "pi_" + c.PaymentID, ClientSecret: "secret", Status: payments.StatusPending}, nil
@@ -40,15 +41,24 @@ func (g *gateway) Status(_ context.Context, ref string) (string, error) {
 	defer g.mu.Unlock()
 	return g.status[ref], nil
 }
+func (g *gateway) ClientSecret(context.Context, string) (string, error) { return "secret", nil }
 func (g *gateway) Confirm(context.Context, string, string) (string, error) {
 	return "", payments.ErrNotConfirmable
 }
-func (g *gateway) Refund(_ context.Context, ref string) error {
+func (g *gateway) Refund(_ context.Context, ref, _ string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.refunded[ref]++
 	g.status[ref] = payments.StatusRefunded
 	return nil
+}
+func (g *gateway) Cancel(_ context.Context, ref string) (string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if s := g.status[ref]; s == payments.StatusPending || s == payments.StatusFailed {
+		g.status[ref] = payments.StatusFailed
+	}
+	return g.status[ref], nil
 }
 func (g *gateway) set(ref, status string) {
 	g.mu.Lock()
@@ -61,7 +71,7 @@ type paidHold struct {
 	db   *store.DB
 	gw   *gateway
 	hold *store.Hold
-	pay  *store.Payment
+	pay  *payments.Payment
 	user string
 }
 
@@ -81,15 +91,15 @@ func newPaidHold(t *testing.T) *paidHold {
 	svc := booking.New(db, inventory.New(rdb, time.Now), gw, quiet{}, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
 	h, err := svc.Reserve(ctx, booking.Request{Event: ev, ZoneID: "VIP", UserID: fan.ID, Until: until, Seats: []string{"1A"}})
 	require.NoError(t, err)
-	p, err := svc.Pay(ctx, h.ID, fan.ID)
+	co, err := svc.Pay(ctx, fan.ID, []string{h.ID})
 	require.NoError(t, err)
-	return &paidHold{svc: svc, db: db, gw: gw, hold: h, pay: p, user: fan.ID}
+	return &paidHold{svc: svc, db: db, gw: gw, hold: h, pay: co.Payment, user: fan.ID}
 }
 
 func (ph *paidHold) bookings(t *testing.T) int {
 	t.Helper()
 	var n int
-	require.NoError(t, ph.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM bookings WHERE hold_id = $1`, ph.hold.ID).Scan(&n))
+	require.NoError(t, ph.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM holds WHERE id = $1 AND booking_id IS NOT NULL`, ph.hold.ID).Scan(&n))
 	return n
 }
 
@@ -107,7 +117,7 @@ func TestWebhookAndFanRaceForOneBooking(t *testing.T) {
 	for i := range 20 {
 		wg.Go(func() {
 			if i%2 == 0 {
-				require.NoError(t, ph.svc.Settle(ctx, "gateway", ph.pay.ProviderRef, payments.StatusSucceeded))
+				require.NoError(t, ph.svc.Settle(ctx, ph.gw.name, ph.pay.ProviderRef, payments.StatusSucceeded))
 				return
 			}
 			b, err := ph.svc.Book(ctx, ph.hold.ID, ph.pay.ID, ph.user)
@@ -128,16 +138,16 @@ func TestLateSuccessIsRefunded(t *testing.T) {
 	t.Parallel()
 	ph := newPaidHold(t)
 	ctx := context.Background()
-	_, err := ph.db.EndHold(ctx, ph.hold.ID, store.HoldExpired)
+	_, _, err := ph.db.EndHold(ctx, ph.hold.ID, store.HoldExpired)
 	require.NoError(t, err)
 	ph.gw.set(ph.pay.ProviderRef, payments.StatusSucceeded)
-	require.NoError(t, ph.svc.Settle(ctx, "gateway", ph.pay.ProviderRef, payments.StatusSucceeded))
-	require.NoError(t, ph.svc.Settle(ctx, "gateway", ph.pay.ProviderRef, payments.StatusSucceeded))
+	require.NoError(t, ph.svc.Settle(ctx, ph.gw.name, ph.pay.ProviderRef, payments.StatusSucceeded))
+	require.NoError(t, ph.svc.Settle(ctx, ph.gw.name, ph.pay.ProviderRef, payments.StatusSucceeded))
 	require.Zero(t, ph.bookings(t))
 	require.Equal(t, 1, ph.gw.refunded[ph.pay.ProviderRef], "refunded once")
 	p, err := ph.db.Payment(ctx, ph.pay.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.PaymentRefunded, p.Status)
+	require.Equal(t, payments.StatusRefunded, p.Status)
 }
 
 // Out of order: a refund recorded before the success means the success books
@@ -146,18 +156,18 @@ func TestOutOfOrderProviderWords(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	ph := newPaidHold(t)
-	require.NoError(t, ph.svc.Settle(ctx, "gateway", ph.pay.ProviderRef, payments.StatusRefunded))
-	require.NoError(t, ph.svc.Settle(ctx, "gateway", ph.pay.ProviderRef, payments.StatusSucceeded))
+	require.NoError(t, ph.svc.Settle(ctx, ph.gw.name, ph.pay.ProviderRef, payments.StatusRefunded))
+	require.NoError(t, ph.svc.Settle(ctx, ph.gw.name, ph.pay.ProviderRef, payments.StatusSucceeded))
 	require.Zero(t, ph.bookings(t))
 
 	other := newPaidHold(t)
 	other.gw.set(other.pay.ProviderRef, payments.StatusSucceeded)
-	require.NoError(t, other.svc.Settle(ctx, "gateway", other.pay.ProviderRef, payments.StatusSucceeded))
-	require.NoError(t, other.svc.Settle(ctx, "gateway", other.pay.ProviderRef, payments.StatusFailed))
+	require.NoError(t, other.svc.Settle(ctx, other.gw.name, other.pay.ProviderRef, payments.StatusSucceeded))
+	require.NoError(t, other.svc.Settle(ctx, other.gw.name, other.pay.ProviderRef, payments.StatusFailed))
 	require.Equal(t, 1, other.bookings(t))
 	p, err := other.db.Payment(ctx, other.pay.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.PaymentSucceeded, p.Status)
+	require.Equal(t, payments.StatusSucceeded, p.Status)
 }
 
 // The reconciliation books a paid hold nobody booked, and refunds a paid hold
@@ -169,7 +179,7 @@ func TestReconcile(t *testing.T) {
 	ph.gw.set(ph.pay.ProviderRef, payments.StatusSucceeded) // and the webhook was lost
 	gone := newPaidHold(t)
 	gone.gw.set(gone.pay.ProviderRef, payments.StatusSucceeded)
-	_, err := gone.db.EndHold(ctx, gone.hold.ID, store.HoldExpired)
+	_, _, err := gone.db.EndHold(ctx, gone.hold.ID, store.HoldExpired)
 	require.NoError(t, err)
 
 	done, err := ph.svc.Reconcile(ctx)
