@@ -142,14 +142,17 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 	go controller.Run(ctx)
 	go api.KeepPresence(ctx)
 	go sales.RunExpiry(ctx, 250*time.Millisecond)
-	go sales.RunDriftCheck(ctx, func(ctx context.Context) ([]string, error) {
+	onSale := func(ctx context.Context) ([]string, error) {
 		events, err := db.OnSale(ctx)
 		ids := make([]string, len(events))
 		for i, e := range events {
 			ids[i] = e.ID
 		}
 		return ids, err
-	}, 30*time.Second)
+	}
+	go sales.RunDriftCheck(ctx, onSale, 30*time.Second)
+	go sales.RunReaper(ctx, onSale, 2*time.Second)
+	go sales.RunSettler(ctx, time.Second)
 	go purgeIdempotencyKeys(ctx, db, log)
 
 	srv := &http.Server{
@@ -245,8 +248,9 @@ func paymentProvider(cfg *config, db *store.DB) (payments.Provider, *payments.St
 	return s, s, nil
 }
 
-// reconcile settles payments that succeeded without a booking or a refund: books
-// them while their hold lasts, refunds them otherwise.
+// reconcile settles at once every payment the settler has yet to finish: refunds
+// owed, successes that bought nothing, pending payments (the same list every
+// replica's settler works through on its own).
 func reconcile(ctx context.Context, log *slog.Logger, cfg *config, stdout io.Writer) error {
 	pool, err := openDB(ctx, cfg)
 	if err != nil {
@@ -274,7 +278,7 @@ func reconcile(ctx context.Context, log *slog.Logger, cfg *config, stdout io.Wri
 	if err != nil {
 		return fmt.Errorf("payments reconcile: %w", err)
 	}
-	fmt.Fprintf(stdout, "%d %s payments settled\n", len(done), provider.Name())
+	fmt.Fprintf(stdout, "%d %s payments looked at\n", len(done), provider.Name())
 	return nil
 }
 

@@ -85,6 +85,8 @@ func toAPIError(err error) (e *apiError, unexpected bool) {
 		return newError(http.StatusPaymentRequired, "payment_required", "the payment has not succeeded"), false
 	case errors.Is(err, booking.ErrPaymentMismatch):
 		return newError(http.StatusConflict, "payment_mismatch", err.Error()), false
+	case errors.Is(err, booking.ErrPaymentInProgress):
+		return newError(http.StatusConflict, "payment_in_progress", err.Error()), false
 	case errors.Is(err, store.ErrBookingCancelled):
 		return newError(http.StatusConflict, "already_cancelled", err.Error()), false
 	case errors.Is(err, payments.ErrUnknownCard):

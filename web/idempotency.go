@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -59,6 +62,9 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 				return s.runOnce(c, next, scope, key)
 			case err == nil:
 				c.Response().Header().Set("Idempotent-Replayed", "true")
+				if re, ok := secretAnswers[c.Path()]; ok && stored.Status < 300 {
+					return re.reissue(s, c, stored)
+				}
 				return c.Blob(stored.Status, stored.ContentType, stored.Body)
 			case errors.Is(err, store.ErrKeyInFlight) && time.Now().Before(deadline):
 				select {
@@ -77,21 +83,121 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // runOnce runs the request as the key's owner and keeps its answer. Server errors
-// are not kept: the retry the client will send must really run again.
+// are not kept: the retry the client will send must really run again. While it
+// runs, it says so every store.Heartbeat: a key whose owner went silent (its
+// replica died) is taken over within seconds.
 func (s *Server) runOnce(c echo.Context, next echo.HandlerFunc, scope, key string) error {
+	ctx := context.WithoutCancel(c.Request().Context())
+	stop := s.heartbeat(ctx, scope, key)
 	rec := &recorder{ResponseWriter: c.Response().Writer}
 	c.Response().Writer = rec
 	if err := next(c); err != nil {
 		c.Error(err)
 	}
-	ctx := context.WithoutCancel(c.Request().Context())
+	stop()
 	status := c.Response().Status
 	if status >= 500 || !c.Response().Committed {
 		return s.store.ReleaseIdempotencyKey(ctx, scope, key)
 	}
+	body := rec.body.Bytes()
+	if re, ok := secretAnswers[c.Path()]; ok && status < 300 {
+		body = redact(body, re.secret)
+	}
 	return s.store.SaveIdempotentResponse(ctx, scope, key, store.StoredResponse{
-		Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType), Body: rec.body.Bytes(),
+		Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType), Body: body,
 	})
+}
+
+// heartbeat tells the store the key's request still runs, until stop is called.
+func (s *Server) heartbeat(ctx context.Context, scope, key string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(store.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := s.store.HeartbeatIdempotencyKey(ctx, scope, key); err != nil {
+					s.log.WarnContext(ctx, "idempotency heartbeat", "err", err)
+				}
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// secretAnswer is an answer that carries a secret (a sign-in token, a
+// payment's client secret). The idempotency table keeps it without the secret,
+// and a replay makes the secret anew: no secret is ever stored where a replay
+// could hand it out.
+type secretAnswer struct {
+	secret  []string // path of the secret field in the JSON answer
+	reissue func(s *Server, c echo.Context, stored *store.StoredResponse) error
+}
+
+var secretAnswers = map[string]secretAnswer{
+	"/api/v1/users":                {secret: []string{"token"}, reissue: (*Server).signInAgain},
+	"/api/v1/auth/login":           {secret: []string{"token"}, reissue: (*Server).signInAgain},
+	"/api/v1/payments":             {secret: []string{"payment", "client_secret"}, reissue: (*Server).paymentAgain},
+	"/api/v1/payments/:id/confirm": {secret: []string{"payment", "client_secret"}, reissue: (*Server).paymentAgain},
+}
+
+// redact drops the field at path from a JSON object.
+func redact(body []byte, path []string) []byte {
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return body
+	}
+	obj := m
+	for _, k := range path[:len(path)-1] {
+		if obj, _ = obj[k].(map[string]any); obj == nil {
+			return body
+		}
+	}
+	delete(obj, path[len(path)-1])
+	out, err := json.Marshal(m)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// signInAgain answers a replayed sign-up or sign-in with a new token for the
+// same account (the request proved the password, or made the account).
+func (s *Server) signInAgain(c echo.Context, stored *store.StoredResponse) error {
+	var a struct {
+		User *store.User `json:"user"`
+	}
+	if err := json.Unmarshal(stored.Body, &a); err != nil || a.User == nil {
+		return fmt.Errorf("replay sign-in: stored answer unreadable: %w", err)
+	}
+	return s.signIn(c, stored.Status, a.User)
+}
+
+// paymentAgain answers a replayed payment request with the stored answer and
+// the payment's client secret, asked of the provider anew.
+func (s *Server) paymentAgain(c echo.Context, stored *store.StoredResponse) error {
+	var a map[string]any
+	if err := json.Unmarshal(stored.Body, &a); err != nil {
+		return fmt.Errorf("replay payment: stored answer unreadable: %w", err)
+	}
+	pay, _ := a["payment"].(map[string]any)
+	id, _ := pay["id"].(string)
+	ctx := c.Request().Context()
+	p, err := s.booking.MyPayment(ctx, id, currentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	if pay["client_secret"], err = s.booking.ClientSecret(ctx, p); err != nil {
+		return err
+	}
+	return c.JSON(stored.Status, a)
 }
 
 // recorder keeps a copy of what the handler writes.

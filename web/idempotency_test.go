@@ -12,7 +12,8 @@ import (
 )
 
 // 50 concurrent identical writes with one key have one effect, and every one of
-// them gets the first answer.
+// them gets the first answer: here, the one account, each with a sign-in token
+// of its own, since no token is stored for replays.
 func TestIdempotencyKeyConcurrentWrites(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -36,15 +37,29 @@ func TestIdempotencyKeyConcurrentWrites(t *testing.T) {
 
 	first := responses[0]
 	require.Equal(t, http.StatusCreated, first.Status, "%s", first.Body)
+	user := first.JSON(t)["user"]
 	replayed := 0
+	tokens := map[string]bool{}
 	for _, r := range responses {
 		require.Equal(t, first.Status, r.Status)
-		require.JSONEq(t, string(first.Body), string(r.Body))
+		require.Equal(t, user, r.JSON(t)["user"], "every answer is the one account")
+		token := r.JSON(t)["token"].(string)
+		require.False(t, tokens[token], "a sign-in token handed out twice")
+		tokens[token] = true
+		require.Equal(t, http.StatusOK, e.call(http.MethodGet, "/api/v1/me", token, nil).Status, "each token signs in")
 		if r.Header.Get("Idempotent-Replayed") == "true" {
 			replayed++
+			require.Contains(t, r.Header.Get("Set-Cookie"), "boxoffice_token="+token, "a replay signs the browser in too")
 		}
 	}
 	require.Equal(t, 49, replayed)
+	// No token is kept where a replay could hand it out.
+	var stored []byte
+	require.NoError(t, e.db.Pool().QueryRow(context.Background(), `SELECT body FROM idempotency_keys WHERE key = $1`, key).Scan(&stored))
+	require.NotContains(t, string(stored), "token")
+	for token := range tokens {
+		require.NotContains(t, string(stored), token)
+	}
 
 	var users int
 	require.NoError(t, e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM users WHERE email = $1`, email).Scan(&users))

@@ -31,7 +31,6 @@ type Store interface {
 	Sales(ctx context.Context, eventID string) (bookings int, revenueCents int64, err error)
 	HoldsOf(ctx context.Context, userID string) ([]*store.Hold, error)
 	BookingsOf(ctx context.Context, userID string) ([]*store.Booking, error)
-	Payment(ctx context.Context, id string) (*store.Payment, error)
 	ActiveHoldsOfSession(ctx context.Context, eventID, userID string) ([]string, error)
 	OnSale(ctx context.Context) ([]*store.Event, error)
 	FirstDelivery(ctx context.Context, provider, id, typ string) (bool, error)
@@ -39,6 +38,7 @@ type Store interface {
 	ClaimIdempotencyKey(ctx context.Context, scope, key string, hash []byte) (*store.StoredResponse, error)
 	SaveIdempotentResponse(ctx context.Context, scope, key string, r store.StoredResponse) error
 	ReleaseIdempotencyKey(ctx context.Context, scope, key string) error
+	HeartbeatIdempotencyKey(ctx context.Context, scope, key string) error
 }
 
 // Config wires a Server.
@@ -150,6 +150,7 @@ func (s *Server) routes() {
 	api.POST("/tickets/book", s.book, s.requireUser)
 	api.POST("/tickets/cancel", s.cancel, s.requireUser)
 	api.GET("/me/bookings", s.myBookings, s.requireUser)
+	api.GET("/me/payments", s.myPayments, s.requireUser)
 	api.POST("/events/:id/inventory/rebuild", s.rebuildInventory, s.requireOrganizer)
 	api.POST("/webhooks/stripe", s.stripeWebhook)
 }

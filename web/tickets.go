@@ -10,6 +10,7 @@ import (
 
 	"github.com/boxofficehq/boxoffice/booking"
 	"github.com/boxofficehq/boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/payments"
 	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/realtime"
 	"github.com/boxofficehq/boxoffice/store"
@@ -82,7 +83,7 @@ func (s *Server) reserve(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, map[string]*store.Hold{"reservation": h})
+	return c.JSON(http.StatusCreated, map[string]reservationJSON{"reservation": reservationOf(h)})
 }
 
 func (s *Server) getReservation(c echo.Context) error {
@@ -90,7 +91,7 @@ func (s *Server) getReservation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]*store.Hold{"reservation": h})
+	return c.JSON(http.StatusOK, map[string]reservationJSON{"reservation": reservationOf(h)})
 }
 
 func (s *Server) myReservations(c echo.Context) error {
@@ -98,31 +99,61 @@ func (s *Server) myReservations(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if hs == nil {
-		hs = []*store.Hold{}
-	}
-	return c.JSON(http.StatusOK, map[string][]*store.Hold{"reservations": hs})
+	return c.JSON(http.StatusOK, map[string][]reservationJSON{"reservations": list(hs, reservationOf)})
 }
 
+// createPayment starts one payment for one reservation, several, or every
+// reservation the fan holds in an event.
 func (s *Server) createPayment(c echo.Context) error {
 	var r struct {
-		ReservationID string `json:"reservation_id"`
+		ReservationID  string   `json:"reservation_id"`
+		ReservationIDs []string `json:"reservation_ids"`
+		EventID        string   `json:"event_id"`
 	}
 	if err := decode(c, &r); err != nil {
 		return err
 	}
-	if r.ReservationID == "" {
-		return invalidField("reservation_id", "is required")
+	ctx, u := c.Request().Context(), currentUser(c)
+	given := 0
+	for _, set := range []bool{r.ReservationID != "", r.ReservationIDs != nil, r.EventID != ""} {
+		if set {
+			given++
+		}
 	}
-	p, err := s.booking.Pay(c.Request().Context(), r.ReservationID, currentUser(c).ID)
+	holds := r.ReservationIDs
+	switch {
+	case given != 1:
+		return invalidField("reservation_id", "or reservation_ids or event_id: give exactly one")
+	case r.ReservationID != "":
+		holds = []string{r.ReservationID}
+	case r.EventID != "":
+		ids, err := s.store.ActiveHoldsOfSession(ctx, r.EventID, u.ID)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return newError(http.StatusNotFound, "not_found", "you hold no active reservation in event "+r.EventID)
+		}
+		holds = ids
+	case len(holds) == 0 || len(holds) > booking.MaxHoldsPerPayment:
+		return invalidField("reservation_ids", "must list 1 to "+strconv.Itoa(booking.MaxHoldsPerPayment)+" reservations")
+	}
+	if slices.Contains(holds, "") || len(slices.Compact(slices.Sorted(slices.Values(holds)))) != len(holds) {
+		return invalidField("reservation_ids", "must name each reservation once")
+	}
+	co, err := s.booking.Pay(ctx, u.ID, holds)
 	if err != nil {
 		return err
 	}
-	resp := map[string]any{"payment": p}
+	resp := map[string]any{"payment": paymentOf(co.Payment, co.ClientSecret)}
 	if s.publishable != "" { // Stripe's Payment Element needs it beside the client secret
 		resp["publishable_key"] = s.publishable
 	}
-	return c.JSON(http.StatusCreated, resp)
+	status := http.StatusOK // the payment already in progress for these reservations
+	if co.Created {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, resp)
 }
 
 func (s *Server) confirmPayment(c echo.Context) error {
@@ -132,15 +163,30 @@ func (s *Server) confirmPayment(c echo.Context) error {
 	if err := decode(c, &r); err != nil {
 		return err
 	}
-	p, err := s.booking.Confirm(c.Request().Context(), c.Param("id"), currentUser(c).ID, r.CardNumber)
+	ctx := c.Request().Context()
+	p, err := s.booking.Confirm(ctx, c.Param("id"), currentUser(c).ID, r.CardNumber)
 	if err != nil {
 		return err
 	}
-	if p.Status == store.PaymentFailed {
+	if p.Status == payments.StatusFailed {
 		return &apiError{Status: http.StatusPaymentRequired, Code: "card_declined",
 			Message: "the card was declined; try another card", Details: map[string]any{"payment_id": p.ID}}
 	}
-	return c.JSON(http.StatusOK, map[string]*store.Payment{"payment": p})
+	secret, err := s.booking.ClientSecret(ctx, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]paymentJSON{"payment": paymentOf(p, secret)})
+}
+
+func (s *Server) myPayments(c echo.Context) error {
+	ps, err := s.booking.MyPayments(c.Request().Context(), currentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string][]paymentJSON{"payments": list(ps, func(p *payments.Payment) paymentJSON {
+		return paymentOf(p, "")
+	})})
 }
 
 type bookRequest struct {
@@ -162,11 +208,11 @@ func (s *Server) book(c echo.Context) error {
 	}
 	u := currentUser(c)
 	if r.ReservationID == "" {
-		p, err := s.store.Payment(c.Request().Context(), r.PaymentID)
-		if err != nil || p.UserID != u.ID {
-			return notFound("payment " + r.PaymentID)
+		p, err := s.booking.MyPayment(c.Request().Context(), r.PaymentID, u.ID)
+		if err != nil {
+			return err
 		}
-		r.ReservationID = p.HoldID
+		r.ReservationID = p.HoldIDs[0]
 	}
 	b, err := s.booking.Book(c.Request().Context(), r.ReservationID, r.PaymentID, u.ID)
 	if err != nil {
@@ -178,7 +224,7 @@ func (s *Server) book(c echo.Context) error {
 			_, _ = s.line.Leave(c.Request().Context(), queue.EventOf(ev), u.ID)
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]*store.Booking{"booking": b})
+	return c.JSON(http.StatusOK, map[string]bookingJSON{"booking": bookingOf(b)})
 }
 
 func (s *Server) cancel(c echo.Context) error {
@@ -198,13 +244,13 @@ func (s *Server) cancel(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, map[string]*store.Hold{"reservation": h})
+		return c.JSON(http.StatusOK, map[string]reservationJSON{"reservation": reservationOf(h)})
 	}
 	b, err := s.booking.CancelBooking(c.Request().Context(), r.BookingID, u.ID)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]*store.Booking{"booking": b})
+	return c.JSON(http.StatusOK, map[string]bookingJSON{"booking": bookingOf(b)})
 }
 
 // rebuildInventory replaces the event's live inventory in Redis with the
@@ -229,10 +275,7 @@ func (s *Server) myBookings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if bs == nil {
-		bs = []*store.Booking{}
-	}
-	return c.JSON(http.StatusOK, map[string][]*store.Booking{"bookings": bs})
+	return c.JSON(http.StatusOK, map[string][]bookingJSON{"bookings": list(bs, bookingOf)})
 }
 
 // Booking is the reserve → pay → book → cancel flow; *booking.Service satisfies it.
@@ -241,8 +284,11 @@ type Booking interface {
 	Mine(ctx context.Context, holdID, userID string) (*store.Hold, error)
 	Release(ctx context.Context, holdID, userID string) (*store.Hold, error)
 	EndSession(ctx context.Context, eventID, userID string, left bool) error
-	Pay(ctx context.Context, holdID, userID string) (*store.Payment, error)
-	Confirm(ctx context.Context, paymentID, userID, card string) (*store.Payment, error)
+	Pay(ctx context.Context, userID string, holdIDs []string) (*booking.Checkout, error)
+	Confirm(ctx context.Context, paymentID, userID, card string) (*payments.Payment, error)
+	ClientSecret(ctx context.Context, p *payments.Payment) (string, error)
+	MyPayment(ctx context.Context, paymentID, userID string) (*payments.Payment, error)
+	MyPayments(ctx context.Context, userID string) ([]*payments.Payment, error)
 	Book(ctx context.Context, holdID, paymentID, userID string) (*store.Booking, error)
 	CancelBooking(ctx context.Context, bookingID, userID string) (*store.Booking, error)
 	Rebuild(ctx context.Context, eventID string) error

@@ -37,10 +37,10 @@ func (e *env) stripeHold(t *testing.T, id, seat string) (string, string) {
 	hold := r.JSON(t)["reservation"].(map[string]any)["id"].(string)
 	h, err := e.db.Hold(context.Background(), hold)
 	require.NoError(t, err)
-	ref := store.NewID("pi")
-	require.NoError(t, e.db.CreatePayment(context.Background(), &store.Payment{ID: store.NewID("pay"), HoldID: hold,
-		UserID: h.UserID, Provider: "stripe", ProviderRef: ref, AmountCents: h.AmountCents, Currency: "usd", Status: store.PaymentPending}))
-	return hold, ref
+	p := payments.NewPayment(store.NewID("pay"), h.EventID, h.UserID, "stripe", []string{hold}, h.AmountCents, "usd", time.Now())
+	p.ProviderRef = store.NewID("pi")
+	require.NoError(t, e.db.CreatePayment(context.Background(), p, time.Now()))
+	return hold, p.ProviderRef
 }
 
 func event(t *testing.T, typ, ref string) []byte {
@@ -64,7 +64,7 @@ func (e *env) deliver(payload []byte, at time.Time, secret string) response {
 func (e *env) bookingsOf(t *testing.T, hold string) int {
 	t.Helper()
 	var n int
-	require.NoError(t, e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM bookings WHERE hold_id = $1`, hold).Scan(&n))
+	require.NoError(t, e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM holds WHERE id = $1 AND booking_id IS NOT NULL`, hold).Scan(&n))
 	return n
 }
 
@@ -119,7 +119,7 @@ func TestStripeWebhooksOutOfOrder(t *testing.T) {
 	require.Equal(t, store.HoldActive, h.Status)
 	p, err := e.db.PaymentByRef(context.Background(), "stripe", failedRef)
 	require.NoError(t, err)
-	require.Equal(t, store.PaymentFailed, p.Status)
+	require.Equal(t, payments.StatusFailed, p.Status)
 
 	ignored := e.deliver(event(t, "customer.created", "cus_1"), time.Now(), webhookSecret)
 	require.Equal(t, http.StatusOK, ignored.Status)
