@@ -25,7 +25,7 @@ import (
 // provider call.
 
 // providerTimeout bounds one provider call of the settler (below the lease).
-const providerTimeout = 20 * time.Second
+const providerTimeout = 10 * time.Second
 
 // Outcomes of settling one payment.
 const (

@@ -42,3 +42,36 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 	}
 	require.Equal(t, []string{"young"}, left)
 }
+
+// A key whose request still runs (it says so every heartbeat) stays its own,
+// however long the request takes; one whose owner went silent (its replica
+// died) is taken over within seconds, not minutes.
+func TestIdempotencyKeyOfADeadOwnerIsTakenOver(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.DB(t)
+	scope := store.NewID("scope")
+	for _, key := range []string{"alive", "dead"} {
+		stored, err := db.ClaimIdempotencyKey(ctx, scope, key, []byte("hash"))
+		require.NoError(t, err)
+		require.Nil(t, stored)
+	}
+	// Both started a minute ago; only "alive" has heartbeat since.
+	_, err := db.Pool().Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - interval '1 minute',
+		heartbeat_at = now() - interval '1 minute' WHERE scope = $1`, scope)
+	require.NoError(t, err)
+	require.NoError(t, db.HeartbeatIdempotencyKey(ctx, scope, "alive"))
+
+	_, err = db.ClaimIdempotencyKey(ctx, scope, "alive", []byte("hash"))
+	require.ErrorIs(t, err, store.ErrKeyInFlight)
+	stored, err := db.ClaimIdempotencyKey(ctx, scope, "dead", []byte("hash"))
+	require.NoError(t, err)
+	require.Nil(t, stored, "the retry now owns the key and runs")
+
+	// Seven seconds of silence are enough.
+	_, err = db.Pool().Exec(ctx, `UPDATE idempotency_keys SET heartbeat_at = now() - interval '7 seconds' WHERE scope = $1 AND key = 'alive'`, scope)
+	require.NoError(t, err)
+	stored, err = db.ClaimIdempotencyKey(ctx, scope, "alive", []byte("hash"))
+	require.NoError(t, err)
+	require.Nil(t, stored)
+}

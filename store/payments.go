@@ -196,7 +196,7 @@ func (db *DB) UpdatePayment(ctx context.Context, id string, change func(p *payme
 // lease is how long a replica has a due payment to itself: longer than any one
 // provider call it makes for it. If the replica dies, another takes the payment
 // up when the lease runs out.
-const lease = 45 * time.Second
+const lease = 15 * time.Second
 
 // ClaimDueRefunds hands this replica up to limit of the provider's payments
 // whose refund is due at now, for lease; other replicas skip them meanwhile.

@@ -41,6 +41,17 @@ type env struct {
 
 func newEnv(t testing.TB, opts ...func(*web.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, envParts{}, opts...)
+}
+
+// envParts replaces parts of an env for fault injection; zero values are the real ones.
+type envParts struct {
+	provider func(db *store.DB) payments.Provider
+	store    func(db *store.DB) booking.Store
+}
+
+func newEnvWith(t testing.TB, parts envParts, opts ...func(*web.Config)) *env {
+	t.Helper()
 	db := storetest.DB(t)
 	rdb := storetest.Redis(t)
 	signer := session.NewSigner(testSecret, time.Now)
@@ -52,7 +63,17 @@ func newEnv(t testing.TB, opts ...func(*web.Config)) *env {
 	t.Cleanup(func() { hub.Close() })
 	inv := inventory.New(rdb, time.Now)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sales := booking.New(db, inv, payments.NewTestProvider(db), web.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
+	var (
+		provider payments.Provider = payments.NewTestProvider(db)
+		bs       booking.Store     = db
+	)
+	if parts.provider != nil {
+		provider = parts.provider(db)
+	}
+	if parts.store != nil {
+		bs = parts.store(db)
+	}
+	sales := booking.New(bs, inv, provider, web.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
 	cfg := web.Config{Store: db, Line: line, Hub: hub, Booking: sales, Settler: sales, Inventory: inv, Log: log}
 	for _, o := range opts {
 		o(&cfg)

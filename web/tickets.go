@@ -172,6 +172,9 @@ func (s *Server) confirmPayment(c echo.Context) error {
 		return &apiError{Status: http.StatusPaymentRequired, Code: "card_declined",
 			Message: "the card was declined; try another card", Details: map[string]any{"payment_id": p.ID}}
 	}
+	if p.BookingID != "" {
+		s.doneShopping(ctx, p.EventID, p.UserID)
+	}
 	secret, err := s.booking.ClientSecret(ctx, p)
 	if err != nil {
 		return err
@@ -218,13 +221,17 @@ func (s *Server) book(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// A fan who has booked and holds nothing more is done shopping.
-	if left, err := s.store.ActiveHoldsOfSession(c.Request().Context(), b.EventID, u.ID); err == nil && len(left) == 0 {
-		if ev, err := s.eventByID(c.Request().Context(), b.EventID); err == nil {
-			_, _ = s.line.Leave(c.Request().Context(), queue.EventOf(ev), u.ID)
+	s.doneShopping(c.Request().Context(), b.EventID, u.ID)
+	return c.JSON(http.StatusOK, map[string]bookingJSON{"booking": bookingOf(b)})
+}
+
+// doneShopping ends the session of a fan who has booked and holds nothing more.
+func (s *Server) doneShopping(ctx context.Context, eventID, userID string) {
+	if left, err := s.store.ActiveHoldsOfSession(ctx, eventID, userID); err == nil && len(left) == 0 {
+		if ev, err := s.eventByID(ctx, eventID); err == nil {
+			_, _ = s.line.Leave(ctx, queue.EventOf(ev), userID)
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]bookingJSON{"booking": bookingOf(b)})
 }
 
 func (s *Server) cancel(c echo.Context) error {
