@@ -54,7 +54,7 @@ test:
 	$(GO) test -race -count=1 -timeout 9m ./...
 	scripts/nginx-check.sh --skip-if-missing
 
-# deploy/nginx.conf in front of two real replicas (about 30 s); REPLICAS=3 for three.
+# deploy/nginx.conf in front of two real replicas (under a minute); REPLICAS=3 for three.
 nginx-check:
 	scripts/services.sh --nginx
 	scripts/nginx-check.sh

@@ -30,7 +30,7 @@ set -Eeuo pipefail
 REP_NAME=nginx-check
 # A command that fails outside a check still says where.
 trap 'printf "nginx-check: FAIL: line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
-# shellcheck source=lib/replicas.sh
+# shellcheck source-path=SCRIPTDIR source=lib/replicas.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/replicas.sh"
 
 if [[ "${1:-}" == --skip-if-missing ]]; then
@@ -181,7 +181,6 @@ done
 status="$(get "http://$sick_addr/api/v1/events/$EV/stats" direct "${AUTH[@]}")"
 [[ "$status" == 503 ]] || fail "the sick replica answers stats itself with $status, want 503"
 say "replica $SICK ($sick_addr) lost its Redis: its /readyz answers 503"
-sick_started_ms="$(now_ms)"
 
 # A POST that reaches the sick replica gets its 503 and is not replayed to
 # another replica. Joining the line is not idempotent for nginx (POST).

@@ -1,18 +1,22 @@
 # shellcheck shell=bash
 # Boxoffice replicas on loopback with nginx in front, running deploy/nginx.conf.
 # Source this file from a bash script that runs with set -euo pipefail; it
-# installs an EXIT trap that stops everything it started and drops its database.
+# installs an EXIT trap that stops everything it started, drops its database
+# and deletes its events' Redis keys. scripts/nginx-check.sh uses it.
 #
 #   source "$ROOT/scripts/lib/replicas.sh"
-#   rep_setup                  # work dir, binary, database, organizer
-#   rep_redis_proxy_start 1    # optional: replica 1 reaches Redis through a proxy
-#   rep_start_all              # replicas 1..REPLICAS, each waited for
-#   rep_nginx_start            # nginx on $NGINX_URL
-#   rep_stop 2 KILL; rep_start 2   # a replica killed and started again
+#   rep_setup                    # work dir, binary, database, organizer
+#   rep_redis_proxy_start 1      # optional: replica 1 reaches Redis through a
+#                                # proxy, which rep_redis_proxy_stop 1 cuts off
+#   rep_start_all                # replicas 1..REPLICAS, each waited for
+#   rep_nginx_start              # nginx on $NGINX_URL
+#   token=$(rep_login "$REP_ORGANIZER_EMAIL" "$REP_ORGANIZER_PASSWORD")
+#   rep_create_event "$token" my-event   # a small event on sale, keys deleted at exit
+#   rep_stop 2 KILL; rep_start 2 # a replica killed and started again, same address
 #
 # Settings from the environment:
 #   REPLICAS          how many replicas (default 2)
-#   NGINX_BIN             the nginx binary (default: nginx in PATH, else /usr/sbin/nginx)
+#   NGINX_BIN         the nginx binary (default: nginx in PATH, else /usr/sbin/nginx)
 #   TEST_DATABASE_URL a PostgreSQL URL whose user may create databases; the
 #                     replicas use a new database beside it, dropped at exit
 #   TEST_REDIS_URL    the Redis the replicas share
