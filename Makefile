@@ -51,8 +51,8 @@ run:
 test:
 	scripts/services.sh --stripe-mock --chromium --nginx
 	$(MAKE) --no-print-directory lint
-	$(GO) test -race -count=1 -timeout 9m ./...
 	scripts/nginx-check.sh --skip-if-missing
+	$(GO) test -race -count=1 -timeout 9m ./...
 
 # deploy/nginx.conf in front of two real replicas (under a minute); REPLICAS=3 for three.
 nginx-check:
