@@ -26,7 +26,7 @@ export PATH := $(GO_BIN_DIR):$(PATH)
 # the local database), bin/, vendor/, testdata/ and node_modules/.
 GO_FILES_CMD := find . -mindepth 1 \( -name '.*' -o -name bin -o -name vendor -o -name testdata -o -name node_modules \) -prune -o -type f -name '*.go' -print0
 
-.PHONY: all build run test lint fmt-check vet staticcheck fmt bench services services-stop clean
+.PHONY: all build run test nginx-check lint fmt-check vet staticcheck fmt bench services services-stop clean
 
 all: build
 
@@ -49,9 +49,15 @@ run:
 	exec $(BIN) serve
 
 test:
-	scripts/services.sh --stripe-mock --chromium
+	scripts/services.sh --stripe-mock --chromium --nginx
 	$(MAKE) --no-print-directory lint
+	scripts/nginx-check.sh --skip-if-missing
 	$(GO) test -race -count=1 -timeout 9m ./...
+
+# deploy/nginx.conf in front of two real replicas (under a minute); REPLICAS=3 for three.
+nginx-check:
+	scripts/services.sh --nginx
+	scripts/nginx-check.sh
 
 lint: fmt-check vet staticcheck
 

@@ -14,6 +14,9 @@
 #   --stripe-mock  also make sure stripe-mock is installed (go install); the Go
 #                  tests start it themselves, so it is not started here
 #   --chromium     also make sure /usr/bin/chromium exists (Debian package)
+#   --nginx        also make sure nginx and socat are installed (Debian packages),
+#                  for scripts/nginx-check.sh; installed as root on Debian, and
+#                  otherwise only reported: that check is then skipped
 #   --stop         stop the throwaway instances started from .services/ and exit
 #
 # Safe to run any number of times; prints one line per service when all is there.
@@ -37,11 +40,13 @@ usage() {
 
 want_stripe_mock=0
 want_chromium=0
+want_nginx=0
 stop_only=0
 for arg in "$@"; do
 	case "$arg" in
 	--stripe-mock) want_stripe_mock=1 ;;
 	--chromium) want_chromium=1 ;;
+	--nginx) want_nginx=1 ;;
 	--stop) stop_only=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) warn "unknown option: $arg"; usage >&2; exit 2 ;;
@@ -371,6 +376,38 @@ ensure_chromium() {
 	install_hint chromium
 }
 
+# nginx_bin: print nginx's path (Debian puts it in /usr/sbin, which is not in a
+# normal user's PATH).
+nginx_bin() {
+	if have nginx; then
+		command -v nginx
+	elif [[ -x /usr/sbin/nginx ]]; then
+		echo /usr/sbin/nginx
+	else
+		return 1
+	fi
+}
+
+ensure_nginx() {
+	local missing=() bin
+	nginx_bin >/dev/null || missing+=(nginx)
+	have socat || missing+=(socat)
+	if ((${#missing[@]})) && can_apt; then
+		# The package does not start nginx where policy-rc.d forbids services
+		# (containers); on a machine with systemd it starts the stock site on :80.
+		apt_install "${missing[@]}"
+		missing=()
+		nginx_bin >/dev/null || die "nginx was installed but is not in PATH or /usr/sbin"
+		have socat || die "socat was installed but is not in PATH"
+	fi
+	if ((${#missing[@]})); then
+		say "nginx: ${missing[*]} not installed, so make test skips the nginx check (sudo apt-get install -y ${missing[*]})"
+		return 0
+	fi
+	bin="$(nginx_bin)"
+	say "nginx: $bin ($("$bin" -v 2>&1 | sed 's/^nginx version: //')), socat: $(command -v socat)"
+}
+
 # ---------------------------------------------------------------------- main
 
 mkdir -p "$SERVICES"
@@ -392,3 +429,4 @@ ensure_postgres
 ensure_redis
 if ((want_stripe_mock)); then ensure_stripe_mock; fi
 if ((want_chromium)); then ensure_chromium; fi
+if ((want_nginx)); then ensure_nginx; fi
