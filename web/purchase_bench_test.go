@@ -1,0 +1,361 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v4"
+	"github.com/stretchr/testify/require"
+
+	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/store"
+	"github.com/boxofficehq/boxoffice/store/storetest"
+)
+
+// The whole purchase, measured the way a fan lives it: through HTTP, from the
+// line to the booking, by purchaseClients fans at once, until the event is sold
+// out. Beside it, in the same run, the plain design: one PostgreSQL
+// transaction holds with SELECT … FOR UPDATE, a second books, behind the same
+// HTTP stack (echo) on the same database, with no waiting room and no payment
+// step. docs/BENCHMARKS.md gives the ratio.
+//
+//	go test -run '^$' -bench Purchase -benchtime 1x ./web/
+const (
+	purchaseClients = 200
+	purchaseSeats   = 2000 // 20 rows of 100
+)
+
+// BenchmarkPurchase: seats, one per purchase, best available.
+func BenchmarkPurchase(b *testing.B) {
+	b.Run("boxoffice", func(b *testing.B) { benchBoxoffice(b, "VIP", 1) })
+	b.Run("plain", func(b *testing.B) { benchPlain(b, "VIP", 1) })
+}
+
+// BenchmarkPurchaseGA: a general-admission pool of 2,000 in parties of four.
+func BenchmarkPurchaseGA(b *testing.B) {
+	b.Run("boxoffice", func(b *testing.B) { benchBoxoffice(b, "GA", 4) })
+	b.Run("plain", func(b *testing.B) { benchPlain(b, "GA", 4) })
+}
+
+// purchaseEvent is an event on sale now whose one zone has purchaseSeats tickets.
+func purchaseEvent(b *testing.B, e *env, zone string) *store.Event {
+	b.Helper()
+	org := storetest.Organizer(b, e.db)
+	var ev *store.Event
+	if zone == "GA" {
+		ev = storetest.Event(b, e.db, org.ID, purchaseSeats)
+	} else {
+		rows := make([]store.Row, purchaseSeats/100)
+		for i := range rows {
+			rows[i] = store.Row{Row: strconv.Itoa(i + 1), Seats: 100}
+		}
+		ev = storetest.Event(b, e.db, org.ID, 0, rows...)
+	}
+	maxActive := purchaseClients * 2
+	ev, err := e.db.UpdateEvent(context.Background(), ev.ID, store.Settings{MaxActiveShoppers: &maxActive})
+	require.NoError(b, err)
+	storetest.CleanRedis(b, e.rdb, ev.ID)
+	return ev
+}
+
+// latencies keeps each call's durations.
+type latencies struct {
+	mu sync.Mutex
+	by map[string][]time.Duration
+}
+
+func (l *latencies) add(call string, d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.by == nil {
+		l.by = map[string][]time.Duration{}
+	}
+	l.by[call] = append(l.by[call], d)
+}
+
+func (l *latencies) report(b *testing.B) {
+	for call, ds := range l.by {
+		slices.Sort(ds)
+		p := func(q float64) float64 { return float64(ds[int(q*float64(len(ds)-1))].Microseconds()) / 1000 }
+		b.ReportMetric(p(0.5), call+"-p50-ms")
+		b.ReportMetric(p(0.99), call+"-p99-ms")
+	}
+}
+
+// client is a fan's HTTP client: one call, timed, decoded.
+type benchClient struct {
+	http  *http.Client
+	base  string
+	token string
+	lat   *latencies
+}
+
+func (c *benchClient) call(name, method, path string, body any) (int, map[string]any) {
+	var rd io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	c.lat.add(name, time.Since(start))
+	var m map[string]any
+	_ = json.Unmarshal(data, &m)
+	return resp.StatusCode, m
+}
+
+// sellOut runs purchaseClients workers, each buying for the next fan until
+// buy says the event is sold out, and reports purchases and tickets per second.
+func sellOut(b *testing.B, fans int, buy func(fan int) (sold bool, done bool)) {
+	var (
+		next      atomic.Int64
+		purchases atomic.Int64
+		wg        sync.WaitGroup
+	)
+	b.ResetTimer()
+	start := time.Now()
+	for range purchaseClients {
+		wg.Go(func() {
+			for {
+				fan := int(next.Add(1)) - 1
+				if fan >= fans {
+					return
+				}
+				sold, done := buy(fan)
+				if sold {
+					purchases.Add(1)
+				}
+				if done {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(purchases.Load())/elapsed.Seconds(), "purchases/s")
+	b.ReportMetric(elapsed.Seconds(), "s-to-sell-out")
+}
+
+func benchBoxoffice(b *testing.B, zone string, party int) {
+	e := newEnv(b)
+	ev := purchaseEvent(b, e, zone)
+	fans := purchaseSeats / party
+	tokens := make([]string, fans)
+	for i := range tokens {
+		tokens[i], _ = e.fan()
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	ctl := queue.NewController(queue.New(e.rdb, e.signer, time.Now), func(context.Context) ([]queue.Event, error) {
+		return []queue.Event{queue.EventOf(ev)}, nil
+	}, e.api.OnStep, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go ctl.Run(ctx)
+
+	lat := &latencies{}
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: purchaseClients}}
+	reserve := map[string]any{"event_id": ev.ID, "zone_id": zone, "quantity": party}
+	if zone != "GA" {
+		reserve["best_available"] = true
+	}
+	line := "/api/v1/events/" + ev.ID + "/queue"
+	sellOut(b, fans, func(fan int) (bool, bool) {
+		c := &benchClient{http: httpc, base: e.srv.URL, token: tokens[fan], lat: lat}
+		if status, _ := c.call("join", http.MethodPost, line, nil); status != http.StatusOK {
+			b.Errorf("join: %d", status)
+			return false, true
+		}
+		for {
+			status, m := c.call("status", http.MethodGet, line, nil)
+			if status != http.StatusOK {
+				b.Errorf("status: %d", status)
+				return false, true
+			}
+			if m["status"] == "admitted" {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		status, m := c.call("reserve", http.MethodPost, "/api/v1/tickets/reserve", reserve)
+		if status == http.StatusConflict {
+			return false, true // sold out
+		}
+		if status != http.StatusCreated {
+			b.Errorf("reserve: %d %v", status, m)
+			return false, true
+		}
+		hold := field(m, "reservation", "id")
+		status, m = c.call("pay", http.MethodPost, "/api/v1/payments", map[string]any{"reservation_id": hold})
+		if status != http.StatusCreated {
+			b.Errorf("pay: %d %v", status, m)
+			return false, true
+		}
+		pay := field(m, "payment", "id")
+		if status, m = c.call("confirm", http.MethodPost, "/api/v1/payments/"+pay+"/confirm", map[string]any{"card_number": "4242424242424242"}); status != http.StatusOK {
+			b.Errorf("confirm: %d %v", status, m)
+			return false, true
+		}
+		if status, m = c.call("book", http.MethodPost, "/api/v1/tickets/book", map[string]any{"reservation_id": hold, "payment_id": pay}); status != http.StatusOK {
+			b.Errorf("book: %d %v", status, m)
+			return false, true
+		}
+		return true, false
+	})
+	lat.report(b)
+	requireSoldOnce(b, e, ev.ID, purchaseSeats)
+}
+
+// requireSoldOnce checks in SQL that every ticket was booked exactly once, and
+// that the zone adds up.
+func requireSoldOnce(b *testing.B, e *env, eventID string, want int) {
+	b.Helper()
+	ctx := context.Background()
+	var booked, doubles, links int
+	require.NoError(b, e.db.Pool().QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'BOOKED') FROM tickets WHERE event_id = $1`, eventID).Scan(&booked))
+	require.NoError(b, e.db.Pool().QueryRow(ctx, `
+		SELECT count(*) FROM (SELECT bt.ticket_id FROM booking_tickets bt JOIN tickets t ON t.id = bt.ticket_id
+		WHERE t.event_id = $1 AND bt.active GROUP BY bt.ticket_id HAVING count(*) > 1) d`, eventID).Scan(&doubles))
+	require.NoError(b, e.db.Pool().QueryRow(ctx, `
+		SELECT count(*) FROM booking_tickets bt JOIN tickets t ON t.id = bt.ticket_id WHERE t.event_id = $1 AND bt.active`, eventID).Scan(&links))
+	require.Equal(b, want, booked, "sold out")
+	require.Zero(b, doubles, "a ticket booked twice")
+	require.Equal(b, booked, links, "every booked ticket in one booking")
+}
+
+// benchPlain is the plain design behind echo on the same database: POST /hold
+// takes the next available tickets with SELECT … FOR UPDATE SKIP LOCKED and
+// writes the hold in one transaction; POST /book books them in a second.
+func benchPlain(b *testing.B, zone string, party int) {
+	e := newEnv(b)
+	ev := purchaseEvent(b, e, zone)
+	fans := purchaseSeats / party
+	users := make([]string, fans)
+	for i := range users {
+		_, users[i] = e.fan()
+	}
+	pool := e.db.Pool()
+	api := echo.New()
+	api.POST("/hold", func(c echo.Context) error {
+		var r struct{ User string }
+		if err := c.Bind(&r); err != nil {
+			return err
+		}
+		id := store.NewID("hld")
+		ctx := c.Request().Context()
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `
+				SELECT id FROM tickets WHERE event_id = $1 AND zone_id = $2 AND status = 'AVAILABLE'
+				ORDER BY number LIMIT $3 FOR UPDATE SKIP LOCKED`, ev.ID, zone, party)
+			if err != nil {
+				return err
+			}
+			ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				return err
+			}
+			if len(ids) < party {
+				return echo.NewHTTPError(http.StatusConflict, "sold out")
+			}
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO holds (id, event_id, zone_id, user_id, amount_cents, expires_at)
+				VALUES ($1, $2, $3, $4, 0, now() + interval '10 minutes')`, id, ev.ID, zone, r.User); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE tickets SET status = 'RESERVED', hold_id = $1 WHERE id = ANY($2)`, id, ids); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO hold_tickets (hold_id, ticket_id) SELECT $1, unnest($2::bigint[])`, id, ids)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusCreated, map[string]string{"hold_id": id})
+	})
+	api.POST("/book", func(c echo.Context) error {
+		var r struct{ Hold, User string }
+		if err := c.Bind(&r); err != nil {
+			return err
+		}
+		id := store.NewID("bkg")
+		ctx := c.Request().Context()
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO payments (id, event_id, user_id, provider, amount_cents, currency, status)
+				VALUES ($1, $2, $3, 'plain', 0, 'usd', 'succeeded')`, id, ev.ID, r.User); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO bookings (id, event_id, user_id, payment_id, amount_cents) VALUES ($1, $2, $3, $1, 0)`,
+				id, ev.ID, r.User); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `UPDATE tickets SET status = 'BOOKED', booking_id = $2 WHERE hold_id = $1 AND status = 'RESERVED'`, r.Hold, id)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() != int64(party) {
+				return fmt.Errorf("booked %d tickets, want %d", tag.RowsAffected(), party)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO booking_tickets (booking_id, ticket_id) SELECT $1, ticket_id FROM hold_tickets WHERE hold_id = $2`, id, r.Hold); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE hold_tickets SET active = false WHERE hold_id = $1`, r.Hold); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `UPDATE holds SET status = 'BOOKED', booking_id = $2, ended_at = now() WHERE id = $1`, r.Hold, id)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]string{"booking_id": id})
+	})
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+
+	lat := &latencies{}
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: purchaseClients}}
+	sellOut(b, fans, func(fan int) (bool, bool) {
+		c := &benchClient{http: httpc, base: srv.URL, lat: lat}
+		status, m := c.call("hold", http.MethodPost, "/hold", map[string]string{"user": users[fan]})
+		if status == http.StatusConflict {
+			return false, true
+		}
+		if status != http.StatusCreated {
+			b.Errorf("hold: %d %v", status, m)
+			return false, true
+		}
+		hold, _ := m["hold_id"].(string)
+		if status, m = c.call("book", http.MethodPost, "/book", map[string]string{"hold": hold, "user": users[fan]}); status != http.StatusOK {
+			b.Errorf("book: %d %v", status, m)
+			return false, true
+		}
+		return true, false
+	})
+	lat.report(b)
+	requireSoldOnce(b, e, ev.ID, purchaseSeats)
+}
