@@ -237,7 +237,7 @@ func bookingTx(ctx context.Context, tx pgx.Tx, id string, forUpdate bool) (*Book
 // Booking returns one booking.
 func (db *DB) Booking(ctx context.Context, id string) (*Booking, error) {
 	var b *Booking
-	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) (err error) {
+	err := db.readTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) (err error) {
 		b, err = bookingTx(ctx, tx, id, false)
 		return err
 	})

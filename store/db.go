@@ -31,9 +31,9 @@ var (
 	ErrBadText = errors.New("text contains a NUL byte or is not valid UTF-8")
 )
 
-// DB is the application's handle on PostgreSQL.
+// DB is the application's handle on PostgreSQL: a pool, or a transaction.
 type DB struct {
-	pool *pgxpool.Pool
+	pool conn // named for the usual case; a transaction in tests
 
 	// BcryptCost is the work factor for new password hashes; tests lower it.
 	BcryptCost int
@@ -41,20 +41,37 @@ type DB struct {
 	Now func() time.Time
 }
 
-// New wraps an open pool.
-func New(pool *pgxpool.Pool) *DB {
-	return &DB{pool: pool, BcryptCost: bcrypt.DefaultCost, Now: time.Now}
+// New runs the store on c: a pool, or a transaction the caller ends.
+func New(c DBTX) *DB {
+	return &DB{pool: conn{c}, BcryptCost: bcrypt.DefaultCost, Now: time.Now}
 }
 
 func (db *DB) bcryptCost() int { return db.BcryptCost }
 
 func (db *DB) now() time.Time { return db.Now() }
 
-// Pool exposes the pool to packages that run their own transactions over these tables.
-func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+// Pool is the connection the store runs on, for tests that read its tables.
+func (db *DB) Pool() DBTX { return db.pool.c }
 
 // Ping reports whether PostgreSQL answers.
-func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
+func (db *DB) Ping(ctx context.Context) error {
+	_, err := db.pool.Exec(ctx, "SELECT 1")
+	return err
+}
+
+// readTx runs fn in a read-only transaction (a savepoint inside a caller's).
+func (db *DB) readTx(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	opts.AccessMode = pgx.ReadOnly
+	tx, err := db.pool.beginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
 
 // Open connects to url, creating its database first when createDB is set and it
 // does not exist yet, so `make run` works against a bare server.

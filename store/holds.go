@@ -280,7 +280,7 @@ func ticketsOf(ctx context.Context, q querier, links string, owners []string) (m
 // Hold returns one hold with its tickets.
 func (db *DB) Hold(ctx context.Context, id string) (*Hold, error) {
 	var h *Hold
-	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) (err error) {
+	err := db.readTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) (err error) {
 		h, err = holdTx(ctx, tx, id, false)
 		return err
 	})

@@ -35,12 +35,18 @@ type StoredResponse struct {
 	Body        []byte
 }
 
-// ClaimIdempotencyKey reserves (scope, key) for the request with this hash. It
-// returns nil, nil when the caller now owns the key and must run the request and
-// then call SaveIdempotentResponse or ReleaseIdempotencyKey; the stored response
-// when one is kept; ErrKeyInFlight while the first request runs; ErrKeyReused when
-// the hash differs.
-func (db *DB) ClaimIdempotencyKey(ctx context.Context, scope, key string, hash []byte) (*StoredResponse, error) {
+// Claim is what claiming an idempotency key found: the key is the caller's
+// now (Owned: run the request, then SaveIdempotentResponse or
+// ReleaseIdempotencyKey), or the first answer is Stored, to replay.
+type Claim struct {
+	Owned  bool
+	Stored *StoredResponse
+}
+
+// ClaimIdempotencyKey claims (scope, key) for the request with this hash. It is
+// ErrKeyInFlight while the first request runs, and ErrKeyReused when the hash
+// differs.
+func (db *DB) ClaimIdempotencyKey(ctx context.Context, scope, key string, hash []byte) (Claim, error) {
 	// A row past its lifetime, or abandoned in flight, is taken over as new.
 	const q = `
 		INSERT INTO idempotency_keys (scope, key, request_hash)
@@ -54,10 +60,10 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, scope, key string, hash [
 	var claimed bool
 	err := db.pool.QueryRow(ctx, q, scope, key, hash, IdempotencyTTL.Seconds(), abandonAfter.Seconds()).Scan(&claimed)
 	if err == nil {
-		return nil, nil
+		return Claim{Owned: true}, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("claim idempotency key: %w", err)
+		return Claim{}, fmt.Errorf("claim idempotency key: %w", err)
 	}
 	var (
 		stored StoredResponse
@@ -66,17 +72,17 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, scope, key string, hash [
 	const qs = `SELECT request_hash, status, content_type, body FROM idempotency_keys WHERE scope = $1 AND key = $2`
 	if err := db.pool.QueryRow(ctx, qs, scope, key).Scan(&prev, &stored.Status, &stored.ContentType, &stored.Body); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) { // released between the two statements
-			return nil, ErrKeyInFlight
+			return Claim{}, ErrKeyInFlight
 		}
-		return nil, fmt.Errorf("read idempotency key: %w", err)
+		return Claim{}, fmt.Errorf("read idempotency key: %w", err)
 	}
 	switch {
 	case !bytes.Equal(prev, hash):
-		return nil, ErrKeyReused
+		return Claim{}, ErrKeyReused
 	case stored.Status == 0:
-		return nil, ErrKeyInFlight
+		return Claim{}, ErrKeyInFlight
 	}
-	return &stored, nil
+	return Claim{Stored: &stored}, nil
 }
 
 // HeartbeatIdempotencyKey says the key's request is still running.

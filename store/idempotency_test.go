@@ -18,17 +18,16 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 	db := storetest.DB(t)
 	scope := store.NewID("scope")
 	for _, key := range []string{"old", "young"} {
-		stored, err := db.ClaimIdempotencyKey(ctx, scope, key, []byte("hash"))
+		claim, err := db.ClaimIdempotencyKey(ctx, scope, key, []byte("hash"))
 		require.NoError(t, err)
-		require.Nil(t, stored)
+		require.True(t, claim.Owned)
 		require.NoError(t, db.SaveIdempotentResponse(ctx, scope, key, store.StoredResponse{Status: 201, Body: []byte("{}")}))
 	}
 	_, err := db.Pool().Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE scope = $1 AND key = 'old'`, scope)
 	require.NoError(t, err)
 
-	stored, err := db.ClaimIdempotencyKey(ctx, scope, "young", []byte("other"))
+	_, err = db.ClaimIdempotencyKey(ctx, scope, "young", []byte("other"))
 	require.ErrorIs(t, err, store.ErrKeyReused)
-	require.Nil(t, stored)
 
 	_, err = db.PurgeIdempotencyKeys(ctx)
 	require.NoError(t, err)
@@ -52,9 +51,9 @@ func TestIdempotencyKeyOfADeadOwnerIsTakenOver(t *testing.T) {
 	db := storetest.DB(t)
 	scope := store.NewID("scope")
 	for _, key := range []string{"alive", "dead"} {
-		stored, err := db.ClaimIdempotencyKey(ctx, scope, key, []byte("hash"))
+		claim, err := db.ClaimIdempotencyKey(ctx, scope, key, []byte("hash"))
 		require.NoError(t, err)
-		require.Nil(t, stored)
+		require.True(t, claim.Owned)
 	}
 	// Both started a minute ago; only "alive" has heartbeat since.
 	_, err := db.Pool().Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - interval '1 minute',
@@ -64,14 +63,14 @@ func TestIdempotencyKeyOfADeadOwnerIsTakenOver(t *testing.T) {
 
 	_, err = db.ClaimIdempotencyKey(ctx, scope, "alive", []byte("hash"))
 	require.ErrorIs(t, err, store.ErrKeyInFlight)
-	stored, err := db.ClaimIdempotencyKey(ctx, scope, "dead", []byte("hash"))
+	claim, err := db.ClaimIdempotencyKey(ctx, scope, "dead", []byte("hash"))
 	require.NoError(t, err)
-	require.Nil(t, stored, "the retry now owns the key and runs")
+	require.True(t, claim.Owned, "the retry now owns the key and runs")
 
 	// Seven seconds of silence are enough.
 	_, err = db.Pool().Exec(ctx, `UPDATE idempotency_keys SET heartbeat_at = now() - interval '7 seconds' WHERE scope = $1 AND key = 'alive'`, scope)
 	require.NoError(t, err)
-	stored, err = db.ClaimIdempotencyKey(ctx, scope, "alive", []byte("hash"))
+	claim, err = db.ClaimIdempotencyKey(ctx, scope, "alive", []byte("hash"))
 	require.NoError(t, err)
-	require.Nil(t, stored)
+	require.True(t, claim.Owned)
 }

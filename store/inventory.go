@@ -18,7 +18,7 @@ import (
 func (db *DB) InventorySnapshot(ctx context.Context, eventID string) (*inventory.Snapshot, error) {
 	snap := &inventory.Snapshot{EventID: eventID, TakenAt: db.now(), Users: map[string]int{}}
 	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	err := pgx.BeginTxFunc(ctx, db.pool, opts, func(tx pgx.Tx) error {
+	err := db.readTx(ctx, opts, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id, kind FROM zones WHERE event_id = $1 ORDER BY position`, eventID)
 		if err != nil {
 			return fmt.Errorf("zones: %w", err)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
 
 	"github.com/boxofficehq/boxoffice/booking"
@@ -143,13 +142,11 @@ func fromEcho(he *echo.HTTPError) *apiError {
 	return &apiError{Status: he.Code, Code: code, Message: msg}
 }
 
-// unavailable reports errors that mean PostgreSQL or Redis cannot be reached now.
+// unavailable reports errors that mean PostgreSQL or Redis cannot be reached
+// now: the store says so of PostgreSQL; Redis's are network errors and timeouts.
 func unavailable(err error) bool {
-	var (
-		ce *pgconn.ConnectError
-		ne net.Error
-	)
-	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err)
+	var ne net.Error
+	return errors.Is(err, store.ErrUnavailable) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // handleError is echo's error handler: the envelope of API.md for every error.

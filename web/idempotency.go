@@ -56,11 +56,12 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		ctx := req.Context()
 		deadline := time.Now().Add(inFlightWait)
 		for {
-			stored, err := s.store.ClaimIdempotencyKey(ctx, scope, key, hash)
+			claim, err := s.store.ClaimIdempotencyKey(ctx, scope, key, hash)
 			switch {
-			case err == nil && stored == nil:
+			case err == nil && claim.Owned:
 				return s.runOnce(c, next, scope, key)
 			case err == nil:
+				stored := claim.Stored
 				c.Response().Header().Set("Idempotent-Replayed", "true")
 				if re, ok := secretAnswers[c.Path()]; ok && stored.Status < 300 {
 					return re.reissue(s, c, stored)

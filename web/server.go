@@ -35,7 +35,7 @@ type Store interface {
 	OnSale(ctx context.Context) ([]*store.Event, error)
 	FirstDelivery(ctx context.Context, provider, id, typ string) (bool, error)
 	ForgetDelivery(ctx context.Context, provider, id string) error
-	ClaimIdempotencyKey(ctx context.Context, scope, key string, hash []byte) (*store.StoredResponse, error)
+	ClaimIdempotencyKey(ctx context.Context, scope, key string, hash []byte) (store.Claim, error)
 	SaveIdempotentResponse(ctx context.Context, scope, key string, r store.StoredResponse) error
 	ReleaseIdempotencyKey(ctx context.Context, scope, key string) error
 	HeartbeatIdempotencyKey(ctx context.Context, scope, key string) error

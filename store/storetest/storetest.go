@@ -117,6 +117,21 @@ func DB(t testing.TB) *store.DB {
 	return db
 }
 
+// Tx is a store inside a transaction that is rolled back when the test ends:
+// nothing the test writes outlives it.
+func Tx(t testing.TB) *store.DB {
+	t.Helper()
+	tx, err := Pool(t).Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not t.Context(): it is cancelled by the time cleanups run.
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	db := store.New(tx)
+	db.BcryptCost = 4
+	return db
+}
+
 // Organizer creates an organizer account for a test.
 func Organizer(t testing.TB, db *store.DB) *store.User {
 	t.Helper()

@@ -1,0 +1,145 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrUnavailable is PostgreSQL out of reach: down, restarting, too slow for the
+// caller's deadline. Every error the store returns for that reason wraps it, so
+// callers answer "retry shortly" without knowing the driver.
+var ErrUnavailable = errors.New("the database is unavailable")
+
+// DBTX is what the store runs on: a pool, or a transaction that a test (or a
+// caller that needs several store calls to commit together) rolls back or
+// commits itself. *pgxpool.Pool and pgx.Tx both satisfy it.
+type DBTX interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// unavailable reports errors that mean the database cannot be reached now,
+// as opposed to errors about the statement or the data.
+func unavailable(err error) bool {
+	var (
+		ce  *pgconn.ConnectError
+		ne  net.Error
+		pge *pgconn.PgError
+	)
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &pge):
+		// The server is shutting down or refusing connections; anything else is
+		// about the statement.
+		return pge.Code == "57P01" || pge.Code == "57P02" || pge.Code == "57P03" || pge.Code == "53300"
+	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+}
+
+// marked wraps an error that means the database is out of reach with
+// ErrUnavailable, keeping the driver's error for the logs.
+func marked(err error) error {
+	if unavailable(err) && !errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// conn marks every error of the connection it wraps, and of the transactions
+// begun on it.
+type conn struct{ c DBTX }
+
+func (c conn) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := c.c.Begin(ctx)
+	if err != nil {
+		return nil, marked(err)
+	}
+	return txConn{tx}, nil
+}
+
+func (c conn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := c.c.Exec(ctx, sql, args...)
+	return tag, marked(err)
+}
+
+func (c conn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	rows, err := c.c.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, marked(err)
+	}
+	return markedRows{rows}, nil
+}
+
+func (c conn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return markedRow{c.c.QueryRow(ctx, sql, args...)}
+}
+
+// beginTx begins a transaction with options when the connection can (a pool);
+// inside a transaction it begins a savepoint, which keeps the outer options.
+func (c conn) beginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	b, ok := c.c.(interface {
+		BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+	})
+	if !ok {
+		return c.Begin(ctx)
+	}
+	tx, err := b.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, marked(err)
+	}
+	return txConn{tx}, nil
+}
+
+type txConn struct{ pgx.Tx }
+
+func (t txConn) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := t.Tx.Begin(ctx)
+	if err != nil {
+		return nil, marked(err)
+	}
+	return txConn{tx}, nil
+}
+
+func (t txConn) Commit(ctx context.Context) error { return marked(t.Tx.Commit(ctx)) }
+
+func (t txConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := t.Tx.Exec(ctx, sql, args...)
+	return tag, marked(err)
+}
+
+func (t txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	rows, err := t.Tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, marked(err)
+	}
+	return markedRows{rows}, nil
+}
+
+func (t txConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return markedRow{t.Tx.QueryRow(ctx, sql, args...)}
+}
+
+func (t txConn) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	n, err := t.Tx.CopyFrom(ctx, table, columns, src)
+	return n, marked(err)
+}
+
+type markedRows struct{ pgx.Rows }
+
+func (r markedRows) Err() error { return marked(r.Rows.Err()) }
+
+func (r markedRows) Scan(dest ...any) error { return marked(r.Rows.Scan(dest...)) }
+
+type markedRow struct{ pgx.Row }
+
+func (r markedRow) Scan(dest ...any) error { return marked(r.Row.Scan(dest...)) }
