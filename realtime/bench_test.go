@@ -231,3 +231,26 @@ func fanoutChild() int {
 	_ = out.Flush()
 	return 0
 }
+
+// BenchmarkTickUpdate measures what the fan-out costs each waiting client per
+// tick: rendering its queue.update from the shared tick, with the outlook the
+// same for everyone ("fixed") or from the thresholds ("thresholds").
+func BenchmarkTickUpdate(b *testing.B) {
+	for _, tt := range []struct {
+		name string
+		msg  Message
+	}{
+		{"fixed", Message{Type: TypeQueueTick, Admitted: 1000, EtaRate: 50, TicketsLeft: 812, Outlook: "good"}},
+		{"thresholds", Message{Type: TypeQueueTick, Admitted: 1000, EtaRate: 50, TicketsLeft: 812, GoodUntil: 300, UnlikelyFrom: 900}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			t := newTick(&tt.msg, tt.msg.Admitted)
+			user := []byte(`"usr_kcgts2ix5zepanq6tfzfop2z"`)
+			buf := make([]byte, 0, 256)
+			b.ReportAllocs()
+			for i := range b.N {
+				buf = t.appendUpdate(buf[:0], user, 1001+int64(i%1200))
+			}
+		})
+	}
+}
