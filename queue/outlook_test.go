@@ -14,7 +14,7 @@ func TestOutlook(t *testing.T) {
 		name     string
 		supply   queue.Supply
 		position int64
-		want     string
+		want     queue.Outlook
 	}{
 		{name: "plenty", supply: queue.Supply{Available: 1000}, position: 10, want: "good"},
 		{name: "near the end", supply: queue.Supply{Available: 1000}, position: 450, want: "uncertain"},

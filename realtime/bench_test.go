@@ -19,6 +19,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
+
+	"github.com/boxofficehq/boxoffice/queue"
 )
 
 // fanoutChildEnv, set to "<ws url> <n>", makes the test binary act as
@@ -61,7 +63,7 @@ func benchmarkFanout(b *testing.B, n int, blocking bool) {
 			return
 		}
 		num, _ := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)
-		info := ClientInfo{EventID: ev, UserID: "u" + strconv.FormatInt(num, 10), Number: num, Status: StatusWaiting}
+		info := ClientInfo{EventID: ev, UserID: "u" + strconv.FormatInt(num, 10), Number: num, Status: queue.StatusWaiting}
 		if blocking {
 			_ = hub.Serve(r.Context(), conn, info, nil)
 			return

@@ -11,6 +11,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/boxofficehq/boxoffice/queue"
 )
 
 // marker is a broadcast sent after the message under test: a client whose
@@ -29,11 +31,11 @@ func TestTickReachesEveryReplicaWithEachPosition(t *testing.T) {
 	t.Parallel()
 	a, b := newReplica(t, Options{}), newReplica(t, Options{})
 	ev := newEventID(t)
-	alice := a.dial(t, ClientInfo{EventID: ev, UserID: "alice", Number: 10, Status: StatusWaiting}, false)
-	bob := a.dial(t, ClientInfo{EventID: ev, UserID: "bob", Number: 20, Status: StatusWaiting}, false)
-	carol := a.dial(t, ClientInfo{EventID: ev, UserID: "carol", Status: StatusLobby}, false)
-	dave := b.dial(t, ClientInfo{EventID: ev, UserID: "dave", Number: 15, Status: StatusWaiting}, false)
-	erin := b.dial(t, ClientInfo{EventID: ev, UserID: "erin", Number: 3, Status: StatusAdmitted}, false)
+	alice := a.dial(t, ClientInfo{EventID: ev, UserID: "alice", Number: 10, Status: queue.StatusWaiting}, false)
+	bob := a.dial(t, ClientInfo{EventID: ev, UserID: "bob", Number: 20, Status: queue.StatusWaiting}, false)
+	carol := a.dial(t, ClientInfo{EventID: ev, UserID: "carol", Status: queue.StatusLobby}, false)
+	dave := b.dial(t, ClientInfo{EventID: ev, UserID: "dave", Number: 15, Status: queue.StatusWaiting}, false)
+	erin := b.dial(t, ClientInfo{EventID: ev, UserID: "erin", Number: 3, Status: queue.StatusAdmitted}, false)
 	waitClients(t, a.hub, ev, 3)
 	waitClients(t, b.hub, ev, 2)
 	waitSubscribed(t, a.rdb, ev, 2)
@@ -56,7 +58,7 @@ func TestTickReachesEveryReplicaWithEachPosition(t *testing.T) {
 		g := tt.fan.read()
 		require.Equal(t, TypeQueueUpdate, g.Type, tt.name)
 		assert.Equal(t, tt.user, g.UserID, tt.name)
-		assert.Equal(t, StatusWaiting, g.Status, tt.name)
+		assert.Equal(t, queue.StatusWaiting, g.Status, tt.name)
 		assert.Equal(t, tt.want, *g.Position, tt.name)
 		assert.Equal(t, tt.want-1, *g.Ahead, tt.name)
 		assert.Equal(t, tt.eta, *g.EtaSeconds, tt.name)
@@ -72,10 +74,10 @@ func TestTargetedMessagesReachOnlyThatUsersTabs(t *testing.T) {
 	t.Parallel()
 	a, b := newReplica(t, Options{}), newReplica(t, Options{})
 	ev := newEventID(t)
-	tab1 := a.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 10, Status: StatusWaiting}, false)
-	tab2 := a.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 10, Status: StatusWaiting}, false)
-	tab3 := b.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 10, Status: StatusWaiting}, false)
-	other := a.dial(t, ClientInfo{EventID: ev, UserID: "u2", Number: 11, Status: StatusWaiting}, false)
+	tab1 := a.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 10, Status: queue.StatusWaiting}, false)
+	tab2 := a.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 10, Status: queue.StatusWaiting}, false)
+	tab3 := b.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 10, Status: queue.StatusWaiting}, false)
+	other := a.dial(t, ClientInfo{EventID: ev, UserID: "u2", Number: 11, Status: queue.StatusWaiting}, false)
 	waitClients(t, a.hub, ev, 3)
 	waitClients(t, b.hub, ev, 1)
 	waitSubscribed(t, a.rdb, ev, 2)
@@ -107,14 +109,14 @@ func TestTargetedMessagesKeepTheirOrder(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{})
 	ev := newEventID(t)
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 3, Status: StatusAdmitted}, false)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 3, Status: queue.StatusAdmitted}, false)
 	waitClients(t, r.hub, ev, 1)
 	waitSubscribed(t, r.rdb, ev, 1)
 
 	publish(t, r.hub, ev, Message{Type: TypeReservationExpired, UserID: "u1", ReservationID: "r-1"})
 	publish(t, r.hub, ev, Message{Type: TypeSessionExpired, UserID: "u1", SessionID: "s-1"})
 	// The fan rejoins: a targeted queue.update numbers them again, and ticks move them.
-	publish(t, r.hub, ev, Message{Type: TypeQueueUpdate, UserID: "u1", Number: 105, Status: StatusWaiting,
+	publish(t, r.hub, ev, Message{Type: TypeQueueUpdate, UserID: "u1", Number: 105, Status: queue.StatusWaiting,
 		Position: ptr(int64(5)), Ahead: ptr(int64(4)), TicketsLeft: 10})
 	publish(t, r.hub, ev, Message{Type: TypeQueueTick, Admitted: 101, EtaRate: 0.5, TicketsLeft: 9})
 
@@ -134,8 +136,8 @@ func TestSetNumbersAfterTheLobbyShuffle(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{})
 	ev := newEventID(t)
-	u1 := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: StatusLobby}, false)
-	u2 := r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Status: StatusLobby}, false)
+	u1 := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusLobby}, false)
+	u2 := r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Status: queue.StatusLobby}, false)
 	waitClients(t, r.hub, ev, 2)
 	waitSubscribed(t, r.rdb, ev, 1)
 
@@ -161,7 +163,7 @@ func TestPositionsNeverMoveBack(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{})
 	ev := newEventID(t)
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 50, Status: StatusWaiting}, false)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 50, Status: queue.StatusWaiting}, false)
 	waitClients(t, r.hub, ev, 1)
 	waitSubscribed(t, r.rdb, ev, 1)
 
@@ -178,7 +180,7 @@ func TestAdmittedUsersStopMovingAtOnce(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{})
 	ev := newEventID(t)
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 50, Status: StatusWaiting}, false)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 50, Status: queue.StatusWaiting}, false)
 	waitClients(t, r.hub, ev, 1)
 	waitSubscribed(t, r.rdb, ev, 1)
 
@@ -195,8 +197,8 @@ func TestBroadcastsReachEveryClient(t *testing.T) {
 	r := newReplica(t, Options{})
 	ev := newEventID(t)
 	fans := []*fan{
-		r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 1, Status: StatusWaiting}, false),
-		r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Status: StatusNone}, false),
+		r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 1, Status: queue.StatusWaiting}, false),
+		r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Status: queue.StatusNone}, false),
 	}
 	waitClients(t, r.hub, ev, 2)
 	waitSubscribed(t, r.rdb, ev, 1)
@@ -233,14 +235,14 @@ func TestSnapshotComesFirst(t *testing.T) {
 		}
 	})
 	ev := newEventID(t)
-	first := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 50, Status: StatusWaiting}, false)
+	first := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 50, Status: queue.StatusWaiting}, false)
 	waitClients(t, r.hub, ev, 1)
 	waitSubscribed(t, r.rdb, ev, 1)
 	publish(t, r.hub, ev, Message{Type: TypeSaleUpdate, SaleStatus: "open"})
 	require.Equal(t, TypeSaleUpdate, first.readUntil(func(g got) bool { return g.Type == TypeSaleUpdate })[2].Type)
 
 	// A client arriving while messages flow still gets its snapshot first.
-	second := r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Number: 51, Status: StatusWaiting}, false)
+	second := r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Number: 51, Status: queue.StatusWaiting}, false)
 	publish(t, r.hub, ev, Message{Type: TypeSaleUpdate, SaleStatus: "open"})
 	g := second.read()
 	require.Equal(t, TypeQueueUpdate, g.Type)
@@ -253,7 +255,7 @@ func TestPingGetsPong(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{}, func(r *replica) { r.blocking = true })
 	ev := newEventID(t)
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: StatusNone}, false)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusNone}, false)
 	f.send(`{"type":"ping"}`)
 	require.JSONEq(t, `{"type":"pong"}`, f.read().raw)
 	f.send(`{"type":"something newer"}`) // ignored
@@ -291,7 +293,7 @@ func TestDeadPeerIsDropped(t *testing.T) {
 	r := newReplica(t, Options{PingInterval: 20 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
 	ev := newEventID(t)
 	// Never reading, this client never answers a ping, like a vanished peer.
-	_ = r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: StatusNone}, false)
+	_ = r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusNone}, false)
 	waitClients(t, r.hub, ev, 1)
 	waitClients(t, r.hub, ev, 0)
 	err := <-r.served
@@ -304,7 +306,7 @@ func TestClientsFallToZeroAndUnsubscribe(t *testing.T) {
 	ev := newEventID(t)
 	var fans []*fan
 	for _, u := range []string{"u1", "u1", "u2"} {
-		fans = append(fans, r.dial(t, ClientInfo{EventID: ev, UserID: u, Status: StatusNone}, false))
+		fans = append(fans, r.dial(t, ClientInfo{EventID: ev, UserID: u, Status: queue.StatusNone}, false))
 	}
 	waitClients(t, r.hub, ev, 3)
 	waitSubscribed(t, r.rdb, ev, 1)
@@ -321,7 +323,7 @@ func TestClientsFallToZeroAndUnsubscribe(t *testing.T) {
 	waitSubscribed(t, r.rdb, ev, 0)
 
 	// Coming back subscribes again.
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: StatusNone}, false)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusNone}, false)
 	waitSubscribed(t, r.rdb, ev, 1)
 	publish(t, r.hub, ev, marker)
 	requireOnlyMarker(t, f)
@@ -333,7 +335,7 @@ func TestServeEndsWithItsContext(t *testing.T) {
 	defer cancel()
 	r := newReplica(t, Options{}, func(r *replica) { r.ctx = ctx })
 	ev := newEventID(t)
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: StatusNone}, false)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusNone}, false)
 	waitClients(t, r.hub, ev, 1)
 	cancel()
 	require.Equal(t, websocket.StatusGoingAway, f.closeStatus())
@@ -346,8 +348,8 @@ func TestCloseSendsGoingAway(t *testing.T) {
 	r := newReplica(t, Options{})
 	ev := newEventID(t)
 	fans := []*fan{
-		r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: StatusNone}, false),
-		r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Status: StatusNone}, true),
+		r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusNone}, false),
+		r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Status: queue.StatusNone}, true),
 	}
 	waitClients(t, r.hub, ev, 2)
 
@@ -364,7 +366,7 @@ func TestCloseSendsGoingAway(t *testing.T) {
 	require.Zero(t, r.hub.Clients(ev))
 	require.NoError(t, r.hub.Close(), "closing twice is harmless")
 
-	late := r.dial(t, ClientInfo{EventID: ev, UserID: "u3", Status: StatusNone}, false)
+	late := r.dial(t, ClientInfo{EventID: ev, UserID: "u3", Status: queue.StatusNone}, false)
 	require.Equal(t, websocket.StatusGoingAway, late.closeStatus())
 	require.ErrorIs(t, <-r.served, ErrClosed)
 }
@@ -407,7 +409,7 @@ func TestTickEncodingMatchesTheAPIShape(t *testing.T) {
 		{name: "status and slow rate", give: Message{Admitted: 9, EtaRate: 0.3, TicketsLeft: 3, Status: "sold_out"}, user: "u", number: 20, eta: ptr(int64(34))},
 		{name: "next in line", give: Message{Admitted: 9, EtaRate: 0.3, TicketsLeft: 3}, user: "u", number: 10, eta: ptr(int64(0))},
 		{name: "user id to escape", give: Message{Admitted: 1, EtaRate: 1, TicketsLeft: 1}, user: `a"b\<c>`, number: 2, eta: ptr(int64(0))},
-		{name: "rate near 0", give: Message{Admitted: 1, EtaRate: 1e-30, TicketsLeft: 1}, user: "u", number: 3, eta: ptr(int64(maxEta))},
+		{name: "rate near 0", give: Message{Admitted: 1, EtaRate: 1e-30, TicketsLeft: 1}, user: "u", number: 3, eta: ptr(int64(queue.MaxETA))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -416,7 +418,7 @@ func TestTickEncodingMatchesTheAPIShape(t *testing.T) {
 			gotJSON := tk.appendUpdate(nil, user, tt.number)
 
 			pos := tt.number - tt.give.Admitted
-			want := queueUpdate{Type: TypeQueueUpdate, UserID: tt.user, Status: StatusWaiting, Position: ptr(pos),
+			want := queueUpdate{Type: TypeQueueUpdate, UserID: tt.user, Status: queue.StatusWaiting, Position: ptr(pos),
 				Ahead: ptr(pos - 1), EtaSeconds: tt.eta, TicketsLeft: tt.give.TicketsLeft, Outlook: tt.give.Outlook}
 			if tt.give.Status != "" {
 				want.Status = tt.give.Status
