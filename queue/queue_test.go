@@ -312,6 +312,42 @@ func TestSessionExpires(t *testing.T) {
 	require.NotEqual(t, p.JoinID, p2.JoinID)
 }
 
+// A join says whether it took a new place, so that a fan's live connections
+// hear of it once.
+func TestJoinSaysWhetherThePlaceIsNew(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	ctx := context.Background()
+	f.open()
+	for _, want := range []bool{true, false} {
+		p, err := f.a.Join(ctx, f.ev, "u1")
+		require.NoError(t, err)
+		require.Equal(t, want, p.New)
+	}
+	_, err := f.a.Leave(ctx, f.ev.ID, "u1")
+	require.NoError(t, err)
+	p, err := f.a.Join(ctx, f.ev, "u1")
+	require.NoError(t, err)
+	require.True(t, p.New, "back after leaving: a new place at the back")
+}
+
+// ActiveKey names the set of shopping sessions the scripts keep, which
+// inventory's hold scripts read.
+func TestActiveKeyNamesTheSessions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	ctx := context.Background()
+	f.open()
+	_, err := f.a.Join(ctx, f.ev, "u1")
+	require.NoError(t, err)
+	f.ctl.Step(ctx, f.ev)
+	p, err := f.a.Status(ctx, f.ev, "u1")
+	require.NoError(t, err)
+	exp, err := f.rdb.ZScore(ctx, queue.ActiveKey(f.ev.ID), "u1").Result()
+	require.NoError(t, err)
+	require.Equal(t, p.Admission.ExpiresAt.UnixMilli(), int64(exp))
+}
+
 // Losing Redis restarts the line: fans are told they are not in line, and can join again.
 func TestRedisLossRestartsLine(t *testing.T) {
 	t.Parallel()

@@ -192,6 +192,33 @@ func TestAdmittedUsersStopMovingAtOnce(t *testing.T) {
 	requireOnlyMarker(t, f)
 }
 
+// The fans a tick admits who are connected here wait for TakeAdmissions (an
+// open connection claims its fan's admission), every one of them, however many
+// ticks pass before they are taken; fans connected elsewhere are not here.
+func TestAdmittedLocalFansAreHandedOver(t *testing.T) {
+	t.Parallel()
+	r := newReplica(t, Options{})
+	ev := newEventID(t)
+	for _, u := range []string{"u1", "u2", "u3"} {
+		r.dial(t, ClientInfo{EventID: ev, UserID: u, Number: 50, Status: queue.StatusWaiting}, false)
+	}
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 50, Status: queue.StatusWaiting}, false) // a second tab
+	waitClients(t, r.hub, ev, 4)
+	waitSubscribed(t, r.rdb, ev, 1)
+
+	publish(t, r.hub, ev, Message{Type: TypeQueueTick, Admitted: 10, TicketsLeft: 9, AdmittedUsers: []string{"u1", "elsewhere"}})
+	publish(t, r.hub, ev, Message{Type: TypeQueueTick, Admitted: 12, TicketsLeft: 9, AdmittedUsers: []string{"u2", "u3"}})
+	publish(t, r.hub, ev, marker)
+	requireOnlyMarker(t, f)
+	select {
+	case <-r.hub.Admissions():
+	case <-time.After(wait):
+		t.Fatal("no signal of admitted fans")
+	}
+	require.Equal(t, map[string][]string{ev: {"u1", "u2", "u3"}}, r.hub.TakeAdmissions())
+	require.Empty(t, r.hub.TakeAdmissions(), "taken once")
+}
+
 func TestBroadcastsReachEveryClient(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{})
@@ -426,6 +453,32 @@ func TestTickEncodingMatchesTheAPIShape(t *testing.T) {
 			wantJSON, err := json.Marshal(want)
 			require.NoError(t, err)
 			require.JSONEq(t, string(wantJSON), string(gotJSON))
+		})
+	}
+}
+
+// ClientJSON is what a client receives for a message, so that a snapshot built
+// from it matches the live messages.
+func TestClientJSON(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		give Message
+		want string
+	}{
+		{name: "session.expired with its reason", give: Message{Type: TypeSessionExpired, UserID: "u1", SessionID: "s-1", Reason: "timed_out"},
+			want: `{"type":"session.expired","session_id":"s-1","reason":"timed_out"}`},
+		{name: "queue.update of a lobby fan", give: Message{Type: TypeQueueUpdate, UserID: "u1", Status: queue.StatusLobby, Number: 7, TicketsLeft: 3},
+			want: `{"type":"queue.update","user_id":"u1","status":"lobby","position":null,"ahead":null,"eta_seconds":null,"tickets_left":3}`},
+		{name: "queue.update with an outlook", give: Message{Type: TypeQueueUpdate, UserID: "u1", Position: ptr(int64(2)), Ahead: ptr(int64(1)),
+			TicketsLeft: 3, Outlook: queue.OutlookGood},
+			want: `{"type":"queue.update","user_id":"u1","status":"waiting","position":2,"ahead":1,"eta_seconds":null,"tickets_left":3,"outlook":"good"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := ClientJSON(tt.give)
+			require.NoError(t, err)
+			require.JSONEq(t, tt.want, string(b))
 		})
 	}
 }
