@@ -58,7 +58,11 @@ func ETA(ahead int64, rate float64) (int64, bool) {
 	if !(rate > 0) {
 		return 0, false
 	}
-	return int64(math.Min(math.Ceil(float64(ahead)/rate), MaxETA)), true
+	eta := math.Ceil(float64(ahead) / rate)
+	if eta > MaxETA {
+		return MaxETA, true
+	}
+	return int64(eta), true
 }
 
 // setPosition fills the numbers a waiting fan sees from the admission counter.
