@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"testing"
 	"time"
@@ -217,6 +218,54 @@ func TestAdmittedLocalFansAreHandedOver(t *testing.T) {
 	}
 	require.Equal(t, map[string][]string{ev: {"u1", "u2", "u3"}}, r.hub.TakeAdmissions())
 	require.Empty(t, r.hub.TakeAdmissions(), "taken once")
+}
+
+// Taking admissions while ticks keep admitting loses none of them.
+func TestAdmissionsTakenWhileTicksArrive(t *testing.T) {
+	t.Parallel()
+	r := newReplica(t, Options{})
+	ev := newEventID(t)
+	const n = 40
+	for i := range n {
+		r.dial(t, ClientInfo{EventID: ev, UserID: fmt.Sprintf("u%d", i), Number: 1000, Status: queue.StatusWaiting}, false)
+	}
+	waitClients(t, r.hub, ev, n)
+	waitSubscribed(t, r.rdb, ev, 1)
+
+	taken := make(chan string, n)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-r.hub.Admissions():
+				for _, users := range r.hub.TakeAdmissions() {
+					for _, u := range users {
+						taken <- u
+					}
+				}
+			}
+		}
+	}()
+	for i := range n {
+		publish(t, r.hub, ev, Message{Type: TypeQueueTick, Admitted: int64(i + 1), TicketsLeft: 9, AdmittedUsers: []string{fmt.Sprintf("u%d", i)}})
+	}
+	got := map[string]bool{}
+	deadline := time.After(wait)
+	for len(got) < n {
+		select {
+		case u := <-taken:
+			require.False(t, got[u], "%s taken twice", u)
+			got[u] = true
+		case <-deadline:
+			t.Fatalf("%d of %d admitted fans handed over", len(got), n)
+		}
+	}
+	close(stop)
+	<-done
 }
 
 func TestBroadcastsReachEveryClient(t *testing.T) {
