@@ -113,8 +113,8 @@ func (m *Message) validate() error {
 	return nil
 }
 
-// The client-facing shapes of API.md ("Live updates"). Fields are never
-// omitted where API.md shows them, so a client can rely on their presence.
+// The client-facing shapes (README, "Live messages"). Fields are never omitted
+// where the table lists them, so a client can rely on their presence.
 type (
 	queueUpdate struct {
 		Type        string        `json:"type"`
