@@ -95,7 +95,6 @@ func TestSaleStatusAnnouncedOncePerChange(t *testing.T) {
 		Zones: []store.NewZone{{ID: "GA", Kind: store.ZonePool, Capacity: &seats, PriceCents: &price}}}, org.ID)
 	require.NoError(t, err)
 	storetest.CleanRedis(t, rdb, ev.ID)
-	rdb.Del(context.Background(), "ev:{"+ev.ID+"}:sale")
 	c := &clock{}
 	c.ms.Store(now.UnixMilli())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
