@@ -23,6 +23,7 @@ import (
 	"github.com/boxofficehq/boxoffice/payments"
 	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/realtime"
+	"github.com/boxofficehq/boxoffice/sale"
 	"github.com/boxofficehq/boxoffice/session"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/web"
@@ -117,32 +118,31 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 	}
 	defer rdb.Close()
 
-	line := queue.New(rdb, session.NewSigner(cfg.Secret, time.Now), time.Now)
-	inv := inventory.New(rdb, time.Now)
-	var api *web.Server
-	hub := realtime.NewHub(rdb, realtime.Options{
-		Log:        log,
-		OnAdmitted: func(eventID string, users []string) { api.OnAdmitted(eventID, users) },
-	})
+	line := queue.New(rdb, time.Now)
+	inv := inventory.New(rdb, time.Now, queue.ActiveKey)
+	hub := realtime.NewHub(rdb, realtime.Options{Log: log})
 	provider, stripe, err := paymentProvider(cfg, db)
 	if err != nil {
 		return err
 	}
-	sales := booking.New(db, inv, provider, web.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
+	sales := booking.New(db, inv, provider, sale.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
+	sessions := session.New(session.Config{Line: line, Signer: session.NewSigner(cfg.Secret, time.Now), Holds: sales,
+		Store: db, Hub: hub, Log: log})
+	onSale := sale.New(sale.Config{Queue: line, Sessions: sessions, Hub: hub, Inventory: inv, Store: db, Redis: rdb, Log: log})
 	webCfg := web.Config{
-		Store: db, Line: line, Hub: hub, Booking: sales, Settler: sales, Inventory: inv, Log: log,
+		Store: db, Sessions: sessions, Sale: onSale, Queue: line, Hub: hub, Booking: sales, Settler: sales, Inventory: inv, Log: log,
 		SecureCookies: cfg.SecureCookies,
 		PingRedis:     func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 	}
 	if stripe != nil {
 		webCfg.Webhooks, webCfg.PublishableKey = stripe, stripe.PublishableKey()
 	}
-	api = web.New(webCfg)
-	controller := queue.NewController(line, api.LineEvents, api.OnStep, 200*time.Millisecond, log)
+	api := web.New(webCfg)
+	controller := queue.NewController(line, onSale.Events, onSale.OnStep, 200*time.Millisecond, log)
 	go controller.Run(ctx)
-	go api.KeepPresence(ctx)
+	go sessions.Run(ctx)
 	go sales.RunExpiry(ctx, 250*time.Millisecond)
-	onSale := func(ctx context.Context) ([]string, error) {
+	eventsOnSale := func(ctx context.Context) ([]string, error) {
 		events, err := db.OnSale(ctx)
 		ids := make([]string, len(events))
 		for i, e := range events {
@@ -150,8 +150,8 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 		}
 		return ids, err
 	}
-	go sales.RunDriftCheck(ctx, onSale, 30*time.Second)
-	go sales.RunReaper(ctx, onSale, 2*time.Second)
+	go sales.RunDriftCheck(ctx, eventsOnSale, 30*time.Second)
+	go sales.RunReaper(ctx, eventsOnSale, 2*time.Second)
 	go sales.RunSettler(ctx, time.Second)
 	go purgeIdempotencyKeys(ctx, db, log)
 
@@ -267,10 +267,10 @@ func reconcile(ctx context.Context, log *slog.Logger, cfg *config, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	inv := inventory.New(rdb, time.Now)
+	inv := inventory.New(rdb, time.Now, queue.ActiveKey)
 	hub := realtime.NewHub(rdb, realtime.Options{Log: log})
 	defer hub.Close()
-	sales := booking.New(db, inv, provider, web.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
+	sales := booking.New(db, inv, provider, sale.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
 	done, err := sales.Reconcile(ctx)
 	for _, d := range done {
 		fmt.Fprintf(stdout, "%s\t%s\t%s\n", d.PaymentID, d.ProviderRef, d.Outcome)

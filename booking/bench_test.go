@@ -20,6 +20,7 @@ import (
 	"github.com/boxofficehq/boxoffice/booking"
 	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/payments"
+	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
@@ -51,7 +52,7 @@ func contention(b *testing.B) (*store.DB, redis.UniversalClient, *store.Event, [
 	exp := float64(time.Now().Add(time.Hour).UnixMilli())
 	for i := range users {
 		users[i] = storetest.Fan(b, db).ID
-		require.NoError(b, rdb.ZAdd(context.Background(), "ev:{"+ev.ID+"}:active", redis.Z{Score: exp, Member: users[i]}).Err())
+		require.NoError(b, rdb.ZAdd(context.Background(), queue.ActiveKey(ev.ID), redis.Z{Score: exp, Member: users[i]}).Err())
 	}
 	return db, rdb, ev, users
 }
@@ -73,7 +74,7 @@ func frontSeats(rng *rand.Rand) []string {
 func BenchmarkReserveContention(b *testing.B) {
 	b.Run("redis-gate", func(b *testing.B) {
 		db, rdb, ev, users := contention(b)
-		svc := booking.New(db, inventory.New(rdb, time.Now), payments.NewTestProvider(db), quiet{},
+		svc := booking.New(db, inventory.New(rdb, time.Now, queue.ActiveKey), payments.NewTestProvider(db), quiet{},
 			slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
 		require.NoError(b, svc.Rebuild(context.Background(), ev.ID))
 		reserve := func(ctx context.Context, user string, seats []string) error {

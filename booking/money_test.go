@@ -15,6 +15,7 @@ import (
 	"github.com/boxofficehq/boxoffice/booking"
 	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/payments"
+	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
@@ -63,7 +64,7 @@ func newShop(t *testing.T) *shop {
 	ev := storetest.Event(t, db, storetest.Organizer(t, db).ID, 10, store.Row{Row: "1", Seats: 6})
 	storetest.CleanRedis(t, rdb, ev.ID)
 	provider := &faulty{Provider: payments.NewTestProvider(db), name: store.NewID("test")}
-	svc := booking.New(db, inventory.New(rdb, clock.now), provider, quiet{}, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.now)
+	svc := booking.New(db, inventory.New(rdb, clock.now, queue.ActiveKey), provider, quiet{}, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.now)
 	return &shop{t: t, db: db, rdb: rdb, svc: svc, pay: provider, clock: clock, ev: ev}
 }
 
@@ -71,7 +72,7 @@ func newShop(t *testing.T) *shop {
 func (s *shop) fan(until time.Time) string {
 	s.t.Helper()
 	u := storetest.Fan(s.t, s.db).ID
-	require.NoError(s.t, s.rdb.ZAdd(context.Background(), "ev:{"+s.ev.ID+"}:active",
+	require.NoError(s.t, s.rdb.ZAdd(context.Background(), queue.ActiveKey(s.ev.ID),
 		redis.Z{Score: float64(until.UnixMilli()), Member: u}).Err())
 	return u
 }
@@ -359,7 +360,7 @@ func TestPhantomHoldsAreFreed(t *testing.T) {
 	until := s.clock.now().Add(10 * time.Minute)
 	ann := s.fan(until)
 	kept := s.hold(ann, 2, until)
-	inv := inventory.New(s.rdb, s.clock.now)
+	inv := inventory.New(s.rdb, s.clock.now, queue.ActiveKey)
 	_, err := inv.HoldQuantity(ctx, inventory.HoldRequest{EventID: s.ev.ID, ZoneID: "GA", UserID: ann, HoldID: "hld_phantom", Quantity: 3})
 	require.NoError(t, err) // and the replica died here
 

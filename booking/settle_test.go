@@ -14,6 +14,7 @@ import (
 	"github.com/boxofficehq/boxoffice/booking"
 	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/payments"
+	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
@@ -86,9 +87,9 @@ func newPaidHold(t *testing.T) *paidHold {
 	storetest.CleanRedis(t, rdb, ev.ID)
 	fan := storetest.Fan(t, db)
 	until := time.Now().Add(time.Hour)
-	require.NoError(t, rdb.ZAdd(ctx, "ev:{"+ev.ID+"}:active", redis.Z{Score: float64(until.UnixMilli()), Member: fan.ID}).Err())
+	require.NoError(t, rdb.ZAdd(ctx, queue.ActiveKey(ev.ID), redis.Z{Score: float64(until.UnixMilli()), Member: fan.ID}).Err())
 	gw := newGateway()
-	svc := booking.New(db, inventory.New(rdb, time.Now), gw, quiet{}, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	svc := booking.New(db, inventory.New(rdb, time.Now, queue.ActiveKey), gw, quiet{}, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
 	h, err := svc.Reserve(ctx, booking.Request{Event: ev, ZoneID: "VIP", UserID: fan.ID, Until: until, Seats: []string{"1A"}})
 	require.NoError(t, err)
 	co, err := svc.Pay(ctx, fan.ID, []string{h.ID})

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/boxofficehq/boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
@@ -37,7 +38,7 @@ func newFixture(t testing.TB) *fixture {
 	storetest.CleanRedis(t, rdb, ev)
 	c := &clock{}
 	c.ms.Store(time.Date(2030, 5, 1, 10, 0, 0, 0, time.UTC).UnixMilli())
-	return &fixture{rdb: rdb, inv: inventory.New(rdb, c.now), clock: c, ev: ev}
+	return &fixture{rdb: rdb, inv: inventory.New(rdb, c.now, queue.ActiveKey), clock: c, ev: ev}
 }
 
 // admit gives fans a shopping session of ten minutes, as the waiting room does.
@@ -45,7 +46,7 @@ func (f *fixture) admit(t testing.TB, users ...string) {
 	t.Helper()
 	for _, u := range users {
 		exp := f.clock.now().Add(10 * time.Minute).UnixMilli()
-		require.NoError(t, f.rdb.ZAdd(context.Background(), "ev:{"+f.ev+"}:active", redis.Z{Score: float64(exp), Member: u}).Err())
+		require.NoError(t, f.rdb.ZAdd(context.Background(), queue.ActiveKey(f.ev), redis.Z{Score: float64(exp), Member: u}).Err())
 	}
 }
 

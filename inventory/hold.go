@@ -20,9 +20,10 @@ func (inv *Inventory) args(r HoldRequest, extra ...any) []any {
 	return append([]any{format, inv.now().UnixMilli(), r.UserID, r.HoldID, r.MaxPerUser, r.ZoneID}, extra...)
 }
 
-// keys are the preamble's KEYS, then the zone's keys in extra.
-func (k eventKeys) hold(z zoneKeys, extra ...string) []string {
-	return append([]string{k.loaded, k.active, k.users, k.holds, k.unconfirmed, z.meta}, extra...)
+// holdKeys are the preamble's KEYS, then the zone's keys in extra.
+func (inv *Inventory) holdKeys(eventID string, z zoneKeys, extra ...string) []string {
+	k := keysOf(eventID)
+	return append([]string{k.loaded, inv.sessions(eventID), k.users, k.holds, k.unconfirmed, z.meta}, extra...)
 }
 
 // HoldSeats holds every seat asked for, or none. The fan must have a shopping
@@ -34,12 +35,12 @@ func (inv *Inventory) HoldSeats(ctx context.Context, r HoldRequest) (*Hold, erro
 	if len(seats) == 0 {
 		return nil, ErrNoTickets
 	}
-	k, z := keysOf(r.EventID), zoneKeysOf(r.EventID, r.ZoneID)
+	z := zoneKeysOf(r.EventID, r.ZoneID)
 	extra := make([]any, len(seats))
 	for i, s := range seats {
 		extra[i] = s
 	}
-	res, err := inv.holdSeats.Run(ctx, inv.rdb, k.hold(z, z.state, z.seats), inv.args(r, extra...)...).Slice()
+	res, err := inv.holdSeats.Run(ctx, inv.rdb, inv.holdKeys(r.EventID, z, z.state, z.seats), inv.args(r, extra...)...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("run hold_seats.lua: %w", err)
 	}
@@ -55,8 +56,8 @@ func (inv *Inventory) HoldQuantity(ctx context.Context, r HoldRequest) (*Hold, e
 	if r.Quantity <= 0 {
 		return nil, ErrNoTickets
 	}
-	k, z := keysOf(r.EventID), zoneKeysOf(r.EventID, r.ZoneID)
-	res, err := inv.holdQuantity.Run(ctx, inv.rdb, k.hold(z), inv.args(r, r.Quantity)...).Slice()
+	z := zoneKeysOf(r.EventID, r.ZoneID)
+	res, err := inv.holdQuantity.Run(ctx, inv.rdb, inv.holdKeys(r.EventID, z), inv.args(r, r.Quantity)...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("run hold_quantity.lua: %w", err)
 	}
@@ -74,8 +75,8 @@ func (inv *Inventory) HoldBest(ctx context.Context, r HoldRequest) (*Hold, error
 	if r.Quantity <= 0 {
 		return nil, ErrNoTickets
 	}
-	k, z := keysOf(r.EventID), zoneKeysOf(r.EventID, r.ZoneID)
-	res, err := inv.holdBest.Run(ctx, inv.rdb, k.hold(z, z.state, z.ids), inv.args(r, r.Quantity)...).Slice()
+	z := zoneKeysOf(r.EventID, r.ZoneID)
+	res, err := inv.holdBest.Run(ctx, inv.rdb, inv.holdKeys(r.EventID, z, z.state, z.ids), inv.args(r, r.Quantity)...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("run hold_best.lua: %w", err)
 	}

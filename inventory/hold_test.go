@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/boxofficehq/boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/queue"
 )
 
 func TestHoldSeatsIsAllOrNothing(t *testing.T) {
@@ -125,7 +126,7 @@ func TestHoldRefusals(t *testing.T) {
 	f.admit(t, "ann")
 	// bob's session ended a moment ago: it is still in the set until the
 	// admission step sweeps it, and must not count.
-	require.NoError(t, f.rdb.ZAdd(ctx, "ev:{"+f.ev+"}:active", redisZ(f.clock.now().Add(-time.Millisecond), "bob")).Err())
+	require.NoError(t, f.rdb.ZAdd(ctx, queue.ActiveKey(f.ev), redisZ(f.clock.now().Add(-time.Millisecond), "bob")).Err())
 	_, err := f.inv.HoldSeats(ctx, inventory.HoldRequest{EventID: f.ev, ZoneID: "VIP", UserID: "ann", HoldID: "taken", Seats: []string{"2D"}, MaxPerUser: 6})
 	require.NoError(t, err)
 

@@ -8,7 +8,7 @@
 // All keys of an event share the hash tag ev:{<event>} and every script declares
 // the keys it touches, so each script is atomic on a Redis Cluster too:
 //
-//	ev:{E}:active             waiting room's ZSET user -> session expiry ms (read only)
+//	ev:{E}:active             the waiting room's sessions (queue.ActiveKey; read only)
 //	ev:{E}:inv:loaded         hash: format, zones (JSON list), taken (snapshot ms), at
 //	ev:{E}:inv:holds          hash hold id -> JSON {z, u, t, s: h|r|b, o: offsets | q, e}
 //	ev:{E}:inv:ended          ZSET hold id -> end ms, to forget ended holds after a while
@@ -120,17 +120,20 @@ type Hold struct {
 // Inventory keeps every event's live inventory in Redis. Safe for concurrent
 // use, and on every replica at once.
 type Inventory struct {
-	rdb redis.UniversalClient
-	now func() time.Time
+	rdb      redis.UniversalClient
+	now      func() time.Time
+	sessions func(eventID string) string
 
 	holdSeats, holdQuantity, holdBest, endHold, releaseBooking, rebuild *redis.Script
 }
 
 // New builds an Inventory. now is the clock, shared with the waiting room's
 // sessions: a fan may hold only while its session expiry is after now.
-func New(rdb redis.UniversalClient, now func() time.Time) *Inventory {
+// sessions names an event's ZSET of shopping sessions, which the waiting room
+// owns (queue.ActiveKey); the hold scripts read it.
+func New(rdb redis.UniversalClient, now func() time.Time, sessions func(eventID string) string) *Inventory {
 	return &Inventory{
-		rdb: rdb, now: now,
+		rdb: rdb, now: now, sessions: sessions,
 		holdSeats:      redis.NewScript(holdPreambleLua + holdSeatsLua),
 		holdQuantity:   redis.NewScript(holdPreambleLua + holdQuantityLua),
 		holdBest:       redis.NewScript(holdPreambleLua + holdBestLua),
@@ -141,12 +144,12 @@ func New(rdb redis.UniversalClient, now func() time.Time) *Inventory {
 }
 
 // eventKeys are an event's keys, all under its cluster hash tag.
-type eventKeys struct{ loaded, active, holds, ended, unconfirmed, users, cancelled string }
+type eventKeys struct{ loaded, holds, ended, unconfirmed, users, cancelled string }
 
 func keysOf(eventID string) eventKeys {
 	p := "ev:{" + eventID + "}:"
 	return eventKeys{
-		loaded: p + "inv:loaded", active: p + "active", holds: p + "inv:holds", ended: p + "inv:ended",
+		loaded: p + "inv:loaded", holds: p + "inv:holds", ended: p + "inv:ended",
 		unconfirmed: p + "inv:unconfirmed", users: p + "inv:users", cancelled: p + "inv:cancelled",
 	}
 }

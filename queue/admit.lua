@@ -2,22 +2,17 @@
 -- admissions and ended sessions, then admit the next fans while active + pending
 -- stays under the cap (and the optional rate cap allows). Work is bounded by the
 -- fans admitted or skipped, never by the length of the line.
+-- KEYS: q, lobby, who, gone, seen, pending, active, sess, samples.
 -- ARGV: now_ms, opens_ms, max_active, claim_ms, rate_per_s (0: none), presence_ms, max_scan,
 -- sold_out (1: nothing on sale, so nobody is admitted until tickets come back).
 -- Returns {state, adm, admitted users, dropped users, expired "user|session_id", rate*1000, adm before}.
-local q, lobby, who, gone, seen, pending, active, sess, samples =
-  KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local q, lobby, who, gone, seen, pending, active, sess, samples = unpack(KEYS)
 local now, opens, max_active = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local claim_ms, rate, presence, max_scan = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
 local state = redis.call('HGET', q, 'state')
 if not state then return {'empty', 0, {}, {}, {}, 0, 0} end
-if now >= opens and state == 'lobby' then
-  local n = redis.call('HLEN', lobby)
-  redis.call('HSET', q, 'lobby_n', n, 'tail', n)
-  state = n > 0 and 'shuffling' or 'open'
-  redis.call('HSET', q, 'state', state)
-end
+state = freeze_lobby(q, lobby, state, now, opens)
 local adm = tonumber(redis.call('HGET', q, 'adm') or '0')
 if state ~= 'open' then return {state, adm, {}, {}, {}, 0, adm} end
 local before = adm

@@ -50,7 +50,7 @@ func BenchmarkAdmissionStep(b *testing.B) {
 				admitted += len(s.Users)
 				b.StopTimer()
 				for _, u := range s.Users {
-					if _, err := f.a.Leave(ctx, f.ev, u); err != nil {
+					if _, err := f.a.Leave(ctx, f.ev.ID, u); err != nil {
 						b.Fatal(err)
 					}
 				}

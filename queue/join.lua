@@ -1,7 +1,9 @@
--- Join the line, once per fan. ARGV: user, now_ms, opens_ms, new_join_id, seed, commit.
+-- Join the line, once per fan.
+-- KEYS: q, lobby, join, num, who, gone, seen.
+-- ARGV: user, now_ms, opens_ms, new_join_id, seed, commit.
 -- Before the opening the fan waits in the lobby (no number yet); after it, the fan
--- takes the next number behind everyone. Returns {state, join_id, number|false}.
-local q, lobby, join, num, who, gone, seen = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+-- takes the next number behind everyone. Returns {'new'|'joined', join_id, number|false}.
+local q, lobby, join, num, who, gone, seen = unpack(KEYS)
 local user, now, opens = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 
 -- The commitment to the shuffle's seed exists from the first join on.
@@ -12,13 +14,7 @@ if not state then
   state = 'lobby'
   redis.call('HSET', q, 'state', state, 'tail', 0, 'adm', 0)
 end
-if now >= opens and state == 'lobby' then
-  -- The opening second: freeze the lobby; the shuffle numbers it.
-  local n = redis.call('HLEN', lobby)
-  redis.call('HSET', q, 'lobby_n', n, 'tail', n)
-  state = n > 0 and 'shuffling' or 'open'
-  redis.call('HSET', q, 'state', state)
-end
+state = freeze_lobby(q, lobby, state, now, opens)
 
 local jid = redis.call('HGET', join, user)
 if jid and redis.call('SISMEMBER', gone, user) == 0 then

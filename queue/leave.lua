@@ -1,6 +1,7 @@
--- Leave the line or end the shopping session. ARGV: user.
+-- Leave the line or end the shopping session.
+-- KEYS: q, lobby, join, gone, pending, active, sess. ARGV: user.
 -- Returns {was, session_id|false}: was is none, gone, lobby, waiting, pending or admitted.
-local q, lobby, join, gone, pending, active, sess = KEYS[1], KEYS[2], KEYS[3], KEYS[6], KEYS[8], KEYS[9], KEYS[10]
+local q, lobby, join, gone, pending, active, sess = unpack(KEYS)
 local user = ARGV[1]
 
 local jid = redis.call('HGET', join, user)

@@ -1,5 +1,7 @@
 // Package queue is the waiting room: the lobby and its auditable shuffle, places
-// in line, and admission control under a cap on active shoppers.
+// in line, admission control under a cap on active shoppers, and the words and
+// arithmetic of a fan's standing (Status, Outlook, PositionOf, ETA) that every
+// other package uses.
 package queue
 
 import (
@@ -9,16 +11,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/boxofficehq/boxoffice/session"
 	"github.com/boxofficehq/boxoffice/store"
 )
 
 var (
+	// freezeLua is prepended to the scripts that may see the opening second.
+	//go:embed freeze.lua
+	freezeLua string
 	//go:embed join.lua
 	joinLua string
 	//go:embed status.lua
@@ -31,14 +34,6 @@ var (
 	numberLua string
 )
 
-// Statuses a fan sees.
-const (
-	StatusLobby    = "lobby"
-	StatusWaiting  = "waiting"
-	StatusAdmitted = "admitted"
-	StatusSoldOut  = "sold_out"
-)
-
 var (
 	// ErrNotInLine is a fan who has not joined (or whose place was lost with Redis).
 	ErrNotInLine = errors.New("not in line")
@@ -46,6 +41,8 @@ var (
 	ErrPlaceLost = errors.New("no longer in line")
 	// ErrNotOnSale is an event whose lobby has not opened or whose sale is over.
 	ErrNotOnSale = errors.New("the line for this event is not open")
+	// ErrNoSession is a fan without an active shopping session for the event.
+	ErrNoSession = errors.New("no active shopping session")
 )
 
 // Event is what the line needs to know of an event's settings.
@@ -63,42 +60,33 @@ type Event struct {
 	SoldOut bool
 }
 
-// Place is a fan's standing in the line.
-type Place struct {
-	Status     string           `json:"status"`
-	JoinID     string           `json:"join_id"`
-	Number     int64            `json:"-"`
-	Position   *int64           `json:"position"`
-	Ahead      *int64           `json:"ahead"`
-	ETASeconds *int64           `json:"eta_seconds"`
-	OpensAt    time.Time        `json:"opens_at"`
-	Session    *session.Session `json:"session,omitempty"`
+// EventOf takes the line's settings from the event as stored.
+func EventOf(e *store.Event) Event {
+	return Event{
+		ID: e.ID, LobbyOpensAt: e.LobbyOpensAt, SaleOpensAt: e.SaleOpensAt, ClosesAt: e.StartsAt,
+		MaxActive: e.MaxActiveShoppers, AdmissionRate: e.AdmissionRate,
+		Claim:    time.Duration(e.ClaimSeconds) * time.Second,
+		Hold:     time.Duration(e.HoldSeconds) * time.Second,
+		Presence: time.Duration(e.PresenceSeconds) * time.Second,
+	}
 }
 
 // Queue runs the line of every event in Redis. Safe for concurrent use, and on
 // every replica at once.
 type Queue struct {
-	rdb    redis.UniversalClient
-	signer *session.Signer
-	now    func() time.Time
+	rdb redis.UniversalClient
+	now func() time.Time
 
 	join, status, leave, admit, number *redis.Script
 }
 
 // New builds a Queue.
-func New(rdb redis.UniversalClient, signer *session.Signer, now func() time.Time) *Queue {
+func New(rdb redis.UniversalClient, now func() time.Time) *Queue {
 	return &Queue{
-		rdb: rdb, signer: signer, now: now,
-		join: redis.NewScript(joinLua), status: redis.NewScript(statusLua), leave: redis.NewScript(leaveLua),
-		admit: redis.NewScript(admitLua), number: redis.NewScript(numberLua),
+		rdb: rdb, now: now,
+		join: redis.NewScript(freezeLua + joinLua), admit: redis.NewScript(freezeLua + admitLua),
+		status: redis.NewScript(statusLua), leave: redis.NewScript(leaveLua), number: redis.NewScript(numberLua),
 	}
-}
-
-// keys of one event, all under its cluster hash tag so every script is atomic.
-func keys(eventID string) []string {
-	p := "ev:{" + eventID + "}:"
-	return []string{p + "q", p + "lobby", p + "join", p + "num", p + "who", p + "gone", p + "seen",
-		p + "pending", p + "active", p + "sess", p + "samples"}
 }
 
 func randomID(prefix string) string {
@@ -114,73 +102,56 @@ func (q *Queue) Join(ctx context.Context, ev Event, userID string) (*Place, erro
 		return nil, ErrNotOnSale
 	}
 	seed, commit := newSeed()
-	_, err := q.join.Run(ctx, q.rdb, keys(ev.ID), userID, now.UnixMilli(), ev.SaleOpensAt.UnixMilli(),
+	v, err := q.join.Run(ctx, q.rdb, keysOf(ev.ID).forJoin(), userID, now.UnixMilli(), ev.SaleOpensAt.UnixMilli(),
 		randomID("j"), seed, commit).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("join %s: %w", ev.ID, err)
 	}
+	r := reply{v: v}
+	isNew := r.str(0) == "new"
+	if r.err != nil {
+		return nil, fmt.Errorf("join %s: %w", ev.ID, r.err)
+	}
 	// The join may have made this fan's admission possible at once; the status
 	// call claims it and reports positions in one place.
-	return q.Status(ctx, ev, userID)
+	p, err := q.Status(ctx, ev, userID)
+	if err != nil {
+		return nil, err
+	}
+	p.New = isNew
+	return p, nil
 }
 
 // Status reports the fan's place now. It is a sign of life that keeps the place,
 // and it claims an admission, starting the shopping session.
 func (q *Queue) Status(ctx context.Context, ev Event, userID string) (*Place, error) {
 	now := q.now()
-	r, err := q.status.Run(ctx, q.rdb, keys(ev.ID), userID, now.UnixMilli(), ev.Hold.Milliseconds(), randomID("s")).Slice()
+	v, err := q.status.Run(ctx, q.rdb, keysOf(ev.ID).forStatus(), userID, now.UnixMilli(), ev.Hold.Milliseconds(), randomID("s")).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("queue status %s: %w", ev.ID, err)
 	}
-	st := r[0].(string)
-	switch st {
+	r := reply{v: v}
+	switch st := Status(r.str(0)); st {
 	case "none":
 		return nil, ErrNotInLine
 	case "gone":
 		return nil, ErrPlaceLost
+	case StatusLobby, StatusWaiting, StatusAdmitted:
+		p := &Place{Status: st, JoinID: r.str(1), Number: r.numText(2), OpensAt: ev.SaleOpensAt}
+		adm := r.num(3)
+		switch st {
+		case StatusAdmitted:
+			p.Admission = &Admission{SessionID: r.str(4), ExpiresAt: time.UnixMilli(r.num(5)).UTC()}
+		case StatusWaiting:
+			p.setPosition(adm, rateOf([]string{r.optStr(7), r.optStr(8)}))
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("queue status %s: %w", ev.ID, r.err)
+		}
+		return p, nil
+	default:
+		return nil, fmt.Errorf("queue status %s: %w", ev.ID, r.fail(0))
 	}
-	p := &Place{Status: st, JoinID: r[1].(string), OpensAt: ev.SaleOpensAt}
-	if n, ok := r[2].(string); ok {
-		fmt.Sscan(n, &p.Number)
-	}
-	adm := r[3].(int64)
-	switch st {
-	case StatusAdmitted:
-		p.Session = &session.Session{ID: r[4].(string), EventID: ev.ID, UserID: userID,
-			ExpiresAt: time.UnixMilli(r[5].(int64)).UTC()}
-		q.signer.Sign(p.Session)
-	case StatusWaiting:
-		newest, _ := r[7].(string)
-		oldest, _ := r[8].(string)
-		p.setPosition(adm, rateOf([]string{newest, oldest}))
-	}
-	return p, nil
-}
-
-// setPosition fills the numbers a waiting fan sees from the admission counter.
-func (p *Place) setPosition(admitted int64, ratePerSecond float64) {
-	pos := max(p.Number-admitted, 1)
-	ahead := pos - 1
-	p.Position, p.Ahead = &pos, &ahead
-	if ratePerSecond > 0 {
-		eta := int64(math.Ceil(float64(ahead) / ratePerSecond))
-		p.ETASeconds = &eta
-	}
-}
-
-// rateOf is the admissions per second between the newest and the oldest of the
-// "ms:counter" samples (one a second over the last minute).
-func rateOf(samples []string) float64 {
-	if len(samples) < 2 {
-		return 0
-	}
-	var t1, a1, t0, a0 int64
-	fmt.Sscanf(samples[0], "%d:%d", &t1, &a1)
-	fmt.Sscanf(samples[len(samples)-1], "%d:%d", &t0, &a0)
-	if t1 <= t0 {
-		return 0
-	}
-	return float64(a1-a0) * 1000 / float64(t1-t0)
 }
 
 // Left says what a fan's leaving ended.
@@ -190,21 +161,39 @@ type Left struct {
 }
 
 // Leave takes the fan out of the line, or ends its shopping session.
-func (q *Queue) Leave(ctx context.Context, ev Event, userID string) (*Left, error) {
-	r, err := q.leave.Run(ctx, q.rdb, keys(ev.ID), userID).Slice()
+func (q *Queue) Leave(ctx context.Context, eventID, userID string) (*Left, error) {
+	v, err := q.leave.Run(ctx, q.rdb, keysOf(eventID).forLeave(), userID).Slice()
 	if err != nil {
-		return nil, fmt.Errorf("leave %s: %w", ev.ID, err)
+		return nil, fmt.Errorf("leave %s: %w", eventID, err)
 	}
-	switch was := r[0].(string); was {
-	case "none":
+	r := reply{v: v}
+	l := &Left{Was: r.str(0), SessionID: r.optStr(1)}
+	switch {
+	case r.err != nil:
+		return nil, fmt.Errorf("leave %s: %w", eventID, r.err)
+	case l.Was == "none":
 		return nil, ErrNotInLine
-	case "gone":
+	case l.Was == "gone":
 		return nil, ErrPlaceLost
-	default:
-		l := &Left{Was: was}
-		l.SessionID, _ = r[1].(string)
-		return l, nil
 	}
+	return l, nil
+}
+
+// Active is the fan's shopping session now; ErrNoSession when there is none.
+func (q *Queue) Active(ctx context.Context, eventID, userID string) (*Admission, error) {
+	k := keysOf(eventID)
+	pipe := q.rdb.Pipeline()
+	active := pipe.ZScore(ctx, k.active, userID)
+	sess := pipe.HGet(ctx, k.sess, userID)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("session %s: %w", eventID, err)
+	}
+	exp, err := active.Result()
+	if err != nil || int64(exp) <= q.now().UnixMilli() {
+		return nil, ErrNoSession
+	}
+	id, _, _ := cut(sess.Val())
+	return &Admission{SessionID: id, ExpiresAt: time.UnixMilli(int64(exp)).UTC()}, nil
 }
 
 // Step is what one admission step changed.
@@ -238,30 +227,26 @@ func (q *Queue) Admit(ctx context.Context, ev Event) (*Step, error) {
 	if ev.SoldOut {
 		soldOut = 1
 	}
-	r, err := q.admit.Run(ctx, q.rdb, keys(ev.ID), now.UnixMilli(), ev.SaleOpensAt.UnixMilli(), ev.MaxActive,
+	v, err := q.admit.Run(ctx, q.rdb, keysOf(ev.ID).forAdmit(), now.UnixMilli(), ev.SaleOpensAt.UnixMilli(), ev.MaxActive,
 		ev.Claim.Milliseconds(), ev.AdmissionRate, ev.Presence.Milliseconds(), maxScan, soldOut).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("admit %s: %w", ev.ID, err)
 	}
-	s := &Step{State: r[0].(string), Admitted: r[1].(int64), Rate: float64(r[5].(int64)) / 1000, moved: r[6].(int64) != r[1].(int64)}
-	s.Users = toStrings(r[2])
-	s.Dropped = toStrings(r[3])
-	for _, e := range toStrings(r[4]) {
+	r := reply{v: v}
+	s := &Step{State: r.str(0), Admitted: r.num(1), Users: r.strs(2), Dropped: r.strs(3), Rate: float64(r.num(5)) / 1000}
+	s.moved = r.num(6) != s.Admitted
+	for _, e := range r.strs(4) {
 		user, sid, _ := cut(e)
 		s.Expired = append(s.Expired, Ended{UserID: user, SessionID: sid})
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("admit %s: %w", ev.ID, r.err)
 	}
 	return s, nil
 }
 
-func toStrings(v any) []string {
-	list, _ := v.([]any)
-	out := make([]string, 0, len(list))
-	for _, x := range list {
-		out = append(out, x.(string))
-	}
-	return out
-}
-
+// cut splits "user|session" at its last bar (user ids never hold one, but an
+// id's end is safer to trust than its start).
 func cut(s string) (before, after string, found bool) {
 	for i := len(s) - 1; i >= 0; i-- {
 		if s[i] == '|' {
@@ -283,13 +268,13 @@ type Counts struct {
 
 // Counts reads the line's numbers in one round trip.
 func (q *Queue) Counts(ctx context.Context, eventID string) (*Counts, error) {
-	k := keys(eventID)
+	k := keysOf(eventID)
 	pipe := q.rdb.Pipeline()
-	st := pipe.HMGet(ctx, k[0], "state", "tail", "adm")
-	lobby := pipe.HLen(ctx, k[1])
-	active := pipe.ZCard(ctx, k[8])
-	pending := pipe.ZCard(ctx, k[7])
-	samples := pipe.LRange(ctx, k[10], 0, -1)
+	st := pipe.HMGet(ctx, k.q, "state", "tail", "adm")
+	lobby := pipe.HLen(ctx, k.lobby)
+	active := pipe.ZCard(ctx, k.active)
+	pending := pipe.ZCard(ctx, k.pending)
+	samples := pipe.LRange(ctx, k.samples, 0, -1)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("queue counts %s: %w", eventID, err)
 	}
@@ -312,55 +297,8 @@ func atoi(v any) int64 {
 	return n
 }
 
-// EventOf takes the line's settings from the event as stored.
-func EventOf(e *store.Event) Event {
-	return Event{
-		ID: e.ID, LobbyOpensAt: e.LobbyOpensAt, SaleOpensAt: e.SaleOpensAt, ClosesAt: e.StartsAt,
-		MaxActive: e.MaxActiveShoppers, AdmissionRate: e.AdmissionRate,
-		Claim:    time.Duration(e.ClaimSeconds) * time.Second,
-		Hold:     time.Duration(e.HoldSeconds) * time.Second,
-		Presence: time.Duration(e.PresenceSeconds) * time.Second,
-	}
-}
-
-// ErrNoSession is a fan without an active shopping session for the event.
-var ErrNoSession = errors.New("no active shopping session")
-
-// Session returns the fan's active shopping session. With a token, the token must
-// be genuine, unexpired and name the session that is active now, so neither a
-// forged token nor one kept from an earlier session opens the shop.
-func (q *Queue) Session(ctx context.Context, ev Event, userID, token string) (*session.Session, error) {
-	var claimed *session.Session
-	if token != "" {
-		s, err := q.signer.Verify(token, ev.ID, userID)
-		if err != nil {
-			return nil, err
-		}
-		claimed = s
-	}
-	k := keys(ev.ID)
-	pipe := q.rdb.Pipeline()
-	active := pipe.ZScore(ctx, k[8], userID)
-	sess := pipe.HGet(ctx, k[9], userID)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("session %s: %w", ev.ID, err)
-	}
-	exp, err := active.Result()
-	if err != nil || int64(exp) <= q.now().UnixMilli() {
-		return nil, ErrNoSession
-	}
-	id, _, _ := cut(sess.Val())
-	if claimed != nil && claimed.ID != id {
-		return nil, session.ErrInvalid
-	}
-	s := &session.Session{ID: id, EventID: ev.ID, UserID: userID, ExpiresAt: time.UnixMilli(int64(exp)).UTC()}
-	q.signer.Sign(s)
-	return s, nil
-}
-
 // Touch records a sign of life for fans with a live connection, so that they keep
-// their places without polling. One pipelined command per fan, run by the replica
-// that holds the connections every third of the presence window.
+// their places without polling. One command for all the given fans.
 func (q *Queue) Touch(ctx context.Context, eventID string, users []string) error {
 	if len(users) == 0 {
 		return nil
@@ -371,7 +309,7 @@ func (q *Queue) Touch(ctx context.Context, eventID string, users []string) error
 		members[i] = redis.Z{Score: now, Member: u}
 	}
 	// XX: only fans already in line; GT: never move a sign of life back.
-	if err := q.rdb.ZAddArgs(ctx, keys(eventID)[6], redis.ZAddArgs{XX: true, GT: true, Members: members}).Err(); err != nil {
+	if err := q.rdb.ZAddArgs(ctx, keysOf(eventID).seen, redis.ZAddArgs{XX: true, GT: true, Members: members}).Err(); err != nil {
 		return fmt.Errorf("touch %s: %w", eventID, err)
 	}
 	return nil
@@ -383,7 +321,7 @@ func (q *Queue) Numbers(ctx context.Context, eventID string, users []string) (ma
 	if len(users) == 0 {
 		return out, nil
 	}
-	vals, err := q.rdb.HMGet(ctx, keys(eventID)[3], users...).Result()
+	vals, err := q.rdb.HMGet(ctx, keysOf(eventID).num, users...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("numbers %s: %w", eventID, err)
 	}

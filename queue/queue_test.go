@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/boxofficehq/boxoffice/queue"
-	"github.com/boxofficehq/boxoffice/session"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
@@ -46,9 +45,7 @@ func newFixture(t testing.TB, maxActive int) *fixture {
 		MaxActive: maxActive, Claim: 2 * time.Minute, Hold: 10 * time.Minute, Presence: 5 * time.Minute,
 	}
 	storetest.CleanRedis(t, rdb, ev.ID)
-	signer := session.NewSigner("test-secret-test-secret-test-secret", c.now)
-	f := &fixture{rdb: rdb, clock: c, ev: ev,
-		a: queue.New(rdb, signer, c.now), b: queue.New(rdb, signer, c.now)}
+	f := &fixture{rdb: rdb, clock: c, ev: ev, a: queue.New(rdb, c.now), b: queue.New(rdb, c.now)}
 	f.ctl = queue.NewController(f.a, nil, nil, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return f
 }
@@ -156,7 +153,7 @@ func TestArrivalsAfterOpeningAreAdmittedInOrder(t *testing.T) {
 			require.Equal(t, queue.StatusWaiting, next.Status)
 			require.Equal(t, int64(1), *next.Position)
 		}
-		_, err = f.b.Leave(ctx, f.ev, u)
+		_, err = f.b.Leave(ctx, f.ev.ID, u)
 		require.NoError(t, err)
 	}
 }
@@ -217,7 +214,7 @@ func TestCapHoldsUnderConcurrency(t *testing.T) {
 				}
 			}
 			// Some leave having shopped, some leave while waiting.
-			_, _ = q.Leave(ctx, f.ev, u)
+			_, _ = q.Leave(ctx, f.ev.ID, u)
 		})
 	}
 	wg.Wait()
@@ -239,7 +236,7 @@ func TestUnclaimedAdmissionsAndLeaversFreeSlots(t *testing.T) {
 		require.NoError(t, err)
 	}
 	// u0002 leaves; the step admits u0000 and u0001.
-	_, err := f.a.Leave(ctx, f.ev, users[2])
+	_, err := f.a.Leave(ctx, f.ev.ID, users[2])
 	require.NoError(t, err)
 	f.ctl.Step(ctx, f.ev)
 
@@ -256,7 +253,7 @@ func TestUnclaimedAdmissionsAndLeaversFreeSlots(t *testing.T) {
 	p, err := f.a.Status(ctx, f.ev, users[3])
 	require.NoError(t, err)
 	require.Equal(t, queue.StatusAdmitted, p.Status)
-	require.NotNil(t, p.Session)
+	require.NotNil(t, p.Admission)
 }
 
 // A waiting fan who shows no sign of life for the presence window loses the
@@ -276,7 +273,7 @@ func TestAbsentFanLosesPlace(t *testing.T) {
 	f.clock.advance(f.ev.Presence + time.Second)
 	_, err = f.a.Status(ctx, f.ev, users[2]) // only u2 shows life
 	require.NoError(t, err)
-	_, err = f.a.Leave(ctx, f.ev, users[0])
+	_, err = f.a.Leave(ctx, f.ev.ID, users[0])
 	require.NoError(t, err)
 
 	s, err := f.a.Admit(ctx, f.ev)
@@ -300,12 +297,12 @@ func TestSessionExpires(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Equal(t, queue.StatusAdmitted, p.Status)
-	require.Equal(t, f.clock.now().Add(f.ev.Hold).UnixMilli(), p.Session.ExpiresAt.UnixMilli())
+	require.Equal(t, f.clock.now().Add(f.ev.Hold).UnixMilli(), p.Admission.ExpiresAt.UnixMilli())
 
 	f.clock.advance(f.ev.Hold)
 	s, err := f.a.Admit(ctx, f.ev)
 	require.NoError(t, err)
-	require.Equal(t, []queue.Ended{{UserID: "u1", SessionID: p.Session.ID}}, s.Expired)
+	require.Equal(t, []queue.Ended{{UserID: "u1", SessionID: p.Admission.SessionID}}, s.Expired)
 	_, err = f.a.Status(ctx, f.ev, "u1")
 	require.ErrorIs(t, err, queue.ErrPlaceLost)
 
@@ -313,6 +310,42 @@ func TestSessionExpires(t *testing.T) {
 	p2, err := f.a.Join(ctx, f.ev, "u1")
 	require.NoError(t, err)
 	require.NotEqual(t, p.JoinID, p2.JoinID)
+}
+
+// A join says whether it took a new place, so that a fan's live connections
+// hear of it once.
+func TestJoinSaysWhetherThePlaceIsNew(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	ctx := context.Background()
+	f.open()
+	for _, want := range []bool{true, false} {
+		p, err := f.a.Join(ctx, f.ev, "u1")
+		require.NoError(t, err)
+		require.Equal(t, want, p.New)
+	}
+	_, err := f.a.Leave(ctx, f.ev.ID, "u1")
+	require.NoError(t, err)
+	p, err := f.a.Join(ctx, f.ev, "u1")
+	require.NoError(t, err)
+	require.True(t, p.New, "back after leaving: a new place at the back")
+}
+
+// ActiveKey names the set of shopping sessions the scripts keep, which
+// inventory's hold scripts read.
+func TestActiveKeyNamesTheSessions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	ctx := context.Background()
+	f.open()
+	_, err := f.a.Join(ctx, f.ev, "u1")
+	require.NoError(t, err)
+	f.ctl.Step(ctx, f.ev)
+	p, err := f.a.Status(ctx, f.ev, "u1")
+	require.NoError(t, err)
+	exp, err := f.rdb.ZScore(ctx, queue.ActiveKey(f.ev.ID), "u1").Result()
+	require.NoError(t, err)
+	require.Equal(t, p.Admission.ExpiresAt.UnixMilli(), int64(exp))
 }
 
 // Losing Redis restarts the line: fans are told they are not in line, and can join again.
@@ -333,57 +366,6 @@ func TestRedisLossRestartsLine(t *testing.T) {
 	p, err = f.a.Status(ctx, f.ev, "u1")
 	require.NoError(t, err)
 	require.Equal(t, queue.StatusAdmitted, p.Status)
-}
-
-// Only the token of the session active now opens the shop: forged, altered,
-// foreign, expired and replayed tokens are refused.
-func TestSessionTokenChecks(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, 1)
-	ctx := context.Background()
-	f.open()
-	_, err := f.a.Join(ctx, f.ev, "u1")
-	require.NoError(t, err)
-	_, err = f.a.Session(ctx, f.ev, "u1", "")
-	require.ErrorIs(t, err, queue.ErrNoSession, "waiting is not shopping")
-	f.ctl.Step(ctx, f.ev)
-	p, err := f.a.Status(ctx, f.ev, "u1")
-	require.NoError(t, err)
-	token := p.Session.Token
-
-	s, err := f.b.Session(ctx, f.ev, "u1", token)
-	require.NoError(t, err)
-	require.Equal(t, p.Session.ID, s.ID)
-	_, err = f.b.Session(ctx, f.ev, "u1", "")
-	require.NoError(t, err)
-
-	forger := queue.New(f.rdb, session.NewSigner("a-guessed-secret-a-guessed-secret!!", f.clock.now), f.clock.now)
-	forged, err := forger.Session(ctx, f.ev, "u1", "")
-	require.NoError(t, err) // the forger's own view signs with its own key
-	_, err = f.a.Session(ctx, f.ev, "u1", forged.Token)
-	require.ErrorIs(t, err, session.ErrInvalid)
-	_, err = f.a.Session(ctx, f.ev, "u2", token)
-	require.ErrorIs(t, err, session.ErrInvalid, "another fan's token")
-	altered := []byte(token)
-	altered[len(altered)-1] ^= 1
-	_, err = f.a.Session(ctx, f.ev, "u1", string(altered))
-	require.ErrorIs(t, err, session.ErrInvalid)
-
-	// After leaving and coming back for a new session, the old token is refused.
-	_, err = f.a.Leave(ctx, f.ev, "u1")
-	require.NoError(t, err)
-	_, err = f.a.Join(ctx, f.ev, "u1")
-	require.NoError(t, err)
-	f.ctl.Step(ctx, f.ev)
-	p2, err := f.a.Status(ctx, f.ev, "u1")
-	require.NoError(t, err)
-	require.Equal(t, queue.StatusAdmitted, p2.Status)
-	_, err = f.a.Session(ctx, f.ev, "u1", token)
-	require.ErrorIs(t, err, session.ErrInvalid, "replayed token of an ended session")
-
-	f.clock.advance(f.ev.Hold)
-	_, err = f.a.Session(ctx, f.ev, "u1", p2.Session.Token)
-	require.ErrorIs(t, err, session.ErrExpired)
 }
 
 // A sold-out line admits nobody, and admits again when tickets come back.
@@ -422,7 +404,7 @@ func TestETAFromMeasuredRate(t *testing.T) {
 		s, err := f.a.Admit(ctx, f.ev)
 		require.NoError(t, err)
 		for _, u := range s.Users {
-			_, err := f.a.Leave(ctx, f.ev, u)
+			_, err := f.a.Leave(ctx, f.ev.ID, u)
 			require.NoError(t, err)
 		}
 		f.clock.advance(time.Second)

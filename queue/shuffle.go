@@ -101,13 +101,13 @@ func (a *Audit) Verify() ([]string, error) {
 // Audit reveals the seed and the lobby's join ids once the sale is open; before
 // that, only the commitment.
 func (q *Queue) Audit(ctx context.Context, ev Event) (*Audit, error) {
-	k := keys(ev.ID)
+	k := keysOf(ev.ID)
 	seed, commit := newSeed()
 	// The commitment exists from the first look on, even before anyone joins.
 	pipe := q.rdb.TxPipeline()
-	pipe.HSetNX(ctx, k[0], "seed", seed)
-	pipe.HSetNX(ctx, k[0], "commit", commit)
-	vals := pipe.HMGet(ctx, k[0], "seed", "commit", "state")
+	pipe.HSetNX(ctx, k.q, "seed", seed)
+	pipe.HSetNX(ctx, k.q, "commit", commit)
+	vals := pipe.HMGet(ctx, k.q, "seed", "commit", "state")
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("audit %s: %w", ev.ID, err)
 	}
@@ -117,7 +117,7 @@ func (q *Queue) Audit(ctx context.Context, ev Event) (*Audit, error) {
 		return a, nil
 	}
 	a.Seed = v[0].(string)
-	ids, err := q.rdb.HKeys(ctx, k[1]).Result()
+	ids, err := q.rdb.HKeys(ctx, k.lobby).Result()
 	if err != nil {
 		return nil, fmt.Errorf("audit %s: %w", ev.ID, err)
 	}
@@ -132,26 +132,25 @@ const shuffleBatch = 2000
 // Shuffle numbers a closed lobby and opens the line. Any replica may call it at any time: one takes a lock and does the work; if it
 // dies, the lock expires and another redoes it with the same order.
 func (q *Queue) Shuffle(ctx context.Context, eventID string) error {
-	k := keys(eventID)
-	state, err := q.rdb.HGet(ctx, k[0], "state").Result()
+	k := keysOf(eventID)
+	state, err := q.rdb.HGet(ctx, k.q, "state").Result()
 	if errors.Is(err, redis.Nil) || state != "shuffling" {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("shuffle %s: %w", eventID, err)
 	}
-	lock := "ev:{" + eventID + "}:shuffle"
-	ok, err := q.rdb.SetNX(ctx, lock, "1", time.Minute).Result()
+	ok, err := q.rdb.SetNX(ctx, k.shuffle, "1", time.Minute).Result()
 	if err != nil || !ok {
 		return err
 	}
-	defer q.rdb.Del(context.WithoutCancel(ctx), lock)
+	defer q.rdb.Del(context.WithoutCancel(ctx), k.shuffle)
 
-	seed, err := q.rdb.HGet(ctx, k[0], "seed").Result()
+	seed, err := q.rdb.HGet(ctx, k.q, "seed").Result()
 	if err != nil {
 		return fmt.Errorf("shuffle %s: seed: %w", eventID, err)
 	}
-	lobby, err := q.rdb.HGetAll(ctx, k[1]).Result()
+	lobby, err := q.rdb.HGetAll(ctx, k.lobby).Result()
 	if err != nil {
 		return fmt.Errorf("shuffle %s: lobby: %w", eventID, err)
 	}
@@ -174,7 +173,7 @@ func (q *Queue) Shuffle(ctx context.Context, eventID string) error {
 		for i := start; i < end; i++ {
 			args = append(args, lobby[order[i]], i+1)
 		}
-		if err := q.number.Run(ctx, q.rdb, k, args...).Err(); err != nil {
+		if err := q.number.Run(ctx, q.rdb, k.forNumber(), args...).Err(); err != nil {
 			return fmt.Errorf("shuffle %s: %w", eventID, err)
 		}
 		if end == len(order) {

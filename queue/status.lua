@@ -1,9 +1,9 @@
 -- A fan's place now; also a sign of life, and the claim of an admission.
+-- KEYS: q, join, num, gone, seen, pending, active, sess, samples.
 -- ARGV: user, now_ms, hold_ms, new_session_id.
 -- Returns {status, join_id, number|false, adm, session_id|false, session_expiry_ms|false, state,
 -- newest rate sample|false, oldest rate sample|false} (samples only for a waiting fan).
-local q, join, num, gone, seen, pending, active, sess, samples =
-  KEYS[1], KEYS[3], KEYS[4], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local q, join, num, gone, seen, pending, active, sess, samples = unpack(KEYS)
 local user, now = ARGV[1], tonumber(ARGV[2])
 
 local jid = redis.call('HGET', join, user)

@@ -19,6 +19,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
+
+	"github.com/boxofficehq/boxoffice/queue"
 )
 
 // fanoutChildEnv, set to "<ws url> <n>", makes the test binary act as
@@ -61,7 +63,7 @@ func benchmarkFanout(b *testing.B, n int, blocking bool) {
 			return
 		}
 		num, _ := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)
-		info := ClientInfo{EventID: ev, UserID: "u" + strconv.FormatInt(num, 10), Number: num, Status: StatusWaiting}
+		info := ClientInfo{EventID: ev, UserID: "u" + strconv.FormatInt(num, 10), Number: num, Status: queue.StatusWaiting}
 		if blocking {
 			_ = hub.Serve(r.Context(), conn, info, nil)
 			return
@@ -230,4 +232,27 @@ func fanoutChild() int {
 	fmt.Fprintf(out, "stats %d %d %d\n", pct(0.5), pct(0.99), pct(1))
 	_ = out.Flush()
 	return 0
+}
+
+// BenchmarkTickUpdate measures what the fan-out costs each waiting client per
+// tick: rendering its queue.update from the shared tick, with the outlook the
+// same for everyone ("fixed") or from the thresholds ("thresholds").
+func BenchmarkTickUpdate(b *testing.B) {
+	for _, tt := range []struct {
+		name string
+		msg  Message
+	}{
+		{"fixed", Message{Type: TypeQueueTick, Admitted: 1000, EtaRate: 50, TicketsLeft: 812, Outlook: "good"}},
+		{"thresholds", Message{Type: TypeQueueTick, Admitted: 1000, EtaRate: 50, TicketsLeft: 812, GoodUntil: 300, UnlikelyFrom: 900}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			t := newTick(&tt.msg, tt.msg.Admitted)
+			user := []byte(`"usr_kcgts2ix5zepanq6tfzfop2z"`)
+			buf := make([]byte, 0, 256)
+			b.ReportAllocs()
+			for i := range b.N {
+				buf = t.appendUpdate(buf[:0], user, 1001+int64(i%1200))
+			}
+		})
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/boxofficehq/boxoffice/queue"
 )
 
 // ErrSlowClient ends a client whose ordered messages piled up beyond
@@ -26,10 +28,9 @@ type ClientInfo struct {
 	UserID  string
 	// Number is the fan's place in line; 0 while in the lobby or not in line.
 	Number int64
-	// Status is one of the Status constants (or another queue status such as
-	// "sold_out"). Ticks move only clients that are numbered and neither
-	// admitted nor expired.
-	Status string
+	// Status is where the fan stands. Ticks move only clients that are
+	// numbered and neither admitted nor expired.
+	Status queue.Status
 }
 
 // client is one connection. It has no goroutine of its own besides the one
@@ -92,7 +93,7 @@ type zonePending struct {
 
 // movedBy reports whether t changes the client's position. Runs under ev.mu.
 func (c *client) movedBy(t *tick) bool {
-	return c.info.Number > t.admitted && c.info.Status != StatusAdmitted && c.info.Status != StatusExpired
+	return c.info.Number > t.admitted && c.info.Status != queue.StatusAdmitted && c.info.Status != queue.StatusExpired
 }
 
 // kick starts a writer unless one runs already. Runs under c.mu.

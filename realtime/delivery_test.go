@@ -11,6 +11,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/boxofficehq/boxoffice/queue"
 )
 
 // publishAll sends messages in one pipeline: a burst as tight as Redis allows.
@@ -53,7 +55,7 @@ func TestTicksCoalescePerClient(t *testing.T) {
 	const number, ticks = 10_000, 500
 	// Small buffers and no reading until every tick is in: the writer is
 	// blocked after a few KiB, so later ticks can only replace the slot.
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: number, Status: StatusWaiting}, true)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: number, Status: queue.StatusWaiting}, true)
 	waitClients(t, r.hub, ev, 1)
 	waitSubscribed(t, r.rdb, ev, 1)
 
@@ -80,7 +82,7 @@ func TestSeatBurstCoalescesPerZone(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{})
 	ev := newEventID(t)
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: StatusNone}, false)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusNone}, false)
 	waitClients(t, r.hub, ev, 1)
 	waitSubscribed(t, r.rdb, ev, 1)
 
@@ -120,7 +122,7 @@ func TestAvailabilityLatestPerZoneWins(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{})
 	ev := newEventID(t)
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: StatusNone}, false)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusNone}, false)
 	waitClients(t, r.hub, ev, 1)
 	waitSubscribed(t, r.rdb, ev, 1)
 
@@ -149,10 +151,10 @@ func TestSlowClientDoesNotDelayOthers(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{WriteTimeout: time.Second})
 	ev := newEventID(t)
-	slow := r.dial(t, ClientInfo{EventID: ev, UserID: "slow", Status: StatusNone}, true)
+	slow := r.dial(t, ClientInfo{EventID: ev, UserID: "slow", Status: queue.StatusNone}, true)
 	fast := []*fan{
-		r.dial(t, ClientInfo{EventID: ev, UserID: "f1", Status: StatusNone}, false),
-		r.dial(t, ClientInfo{EventID: ev, UserID: "f2", Status: StatusNone}, false),
+		r.dial(t, ClientInfo{EventID: ev, UserID: "f1", Status: queue.StatusNone}, false),
+		r.dial(t, ClientInfo{EventID: ev, UserID: "f2", Status: queue.StatusNone}, false),
 	}
 	_ = slow // never reads
 	waitClients(t, r.hub, ev, 3)
@@ -188,8 +190,8 @@ func TestOrderedBacklogClosesTheClient(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{SendBuffer: 8, WriteTimeout: time.Second})
 	ev := newEventID(t)
-	slow := r.dial(t, ClientInfo{EventID: ev, UserID: "slow", Status: StatusAdmitted}, true)
-	other := r.dial(t, ClientInfo{EventID: ev, UserID: "other", Status: StatusAdmitted}, false)
+	slow := r.dial(t, ClientInfo{EventID: ev, UserID: "slow", Status: queue.StatusAdmitted}, true)
+	other := r.dial(t, ClientInfo{EventID: ev, UserID: "other", Status: queue.StatusAdmitted}, false)
 	waitClients(t, r.hub, ev, 2)
 	waitSubscribed(t, r.rdb, ev, 1)
 

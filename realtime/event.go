@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"sync"
 	"time"
+
+	"github.com/boxofficehq/boxoffice/queue"
 )
 
 // event holds one event's local clients and turns bus messages into their
@@ -130,14 +132,14 @@ func (ev *event) tick(m *Message) {
 			local = append(local, u)
 		}
 		for c := ev.byUser[u]; c != nil; c = c.nextTab {
-			c.info.Status = StatusAdmitted
+			c.info.Status = queue.StatusAdmitted
 			c.clearQueue()
 		}
 	}
-	if len(local) > 0 && ev.hub.opts.OnAdmitted != nil {
+	if len(local) > 0 {
 		// An open live connection claims the admission; the claim is I/O, so it
-		// runs outside the fan-out.
-		go ev.hub.opts.OnAdmitted(ev.id, local)
+		// is handed over rather than made here.
+		ev.hub.admissions.add(ev.id, local)
 	}
 	for _, c := range ev.clients {
 		if c.movedBy(t) {
@@ -167,11 +169,11 @@ func (ev *event) targeted(m *Message) {
 			}
 			c.offerQueue(queueSlot{msg: b})
 		case TypeSessionAdmitted:
-			c.info.Status = StatusAdmitted
+			c.info.Status = queue.StatusAdmitted
 			c.clearQueue() // a queued "waiting, position 1" would contradict the admission
 			c.enqueue(b)
 		case TypeSessionExpired:
-			c.info.Status = StatusExpired
+			c.info.Status = queue.StatusExpired
 			c.clearQueue()
 			c.enqueue(b)
 		default:
@@ -187,8 +189,8 @@ func (ev *event) setNumbers(numbers map[string]int64) {
 	for u, n := range numbers {
 		for c := ev.byUser[u]; c != nil; c = c.nextTab {
 			c.info.Number = n
-			if c.info.Status == "" || c.info.Status == StatusLobby {
-				c.info.Status = StatusWaiting
+			if c.info.Status == "" || c.info.Status == queue.StatusLobby {
+				c.info.Status = queue.StatusWaiting
 			}
 			if ev.last != nil && c.movedBy(ev.last) {
 				c.offerTick(ev.last, n) // show the position now rather than at the next tick

@@ -43,10 +43,6 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// OnAdmitted hears of the users a tick admitted who have a live connection
-	// here, so that the connection can claim the admission. It runs in its own
-	// goroutine.
-	OnAdmitted func(eventID string, users []string)
 }
 
 func (o Options) withDefaults() Options {
@@ -84,9 +80,10 @@ type Hub struct {
 	events map[string]*event // only events with at least one local client
 	closed bool
 
-	clients sync.WaitGroup // Serve calls past registration
-	loops   sync.WaitGroup
-	resub   chan struct{} // the set of events changed: (un)subscribe
+	clients    sync.WaitGroup // Serve calls past registration
+	loops      sync.WaitGroup
+	resub      chan struct{} // the set of events changed: (un)subscribe
+	admissions admissions
 }
 
 // NewHub starts a hub. It never fails on Redis: the subscription connects in
@@ -95,13 +92,14 @@ func NewHub(rdb redis.UniversalClient, opts Options) *Hub {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
-		rdb:    rdb,
-		opts:   opts,
-		log:    opts.Log,
-		ps:     rdb.Subscribe(ctx),
-		cancel: cancel,
-		events: make(map[string]*event),
-		resub:  make(chan struct{}, 1),
+		rdb:        rdb,
+		opts:       opts,
+		log:        opts.Log,
+		ps:         rdb.Subscribe(ctx),
+		cancel:     cancel,
+		events:     make(map[string]*event),
+		resub:      make(chan struct{}, 1),
+		admissions: admissions{ready: make(chan struct{}, 1)},
 	}
 	h.bufs.New = func() any { b := make([]byte, 0, 256); return &b }
 	// A large buffer absorbs bursts while the bus goroutine fans out a tick.
@@ -260,6 +258,44 @@ func (h *Hub) SetNumbers(eventID string, numbers map[string]int64) {
 	if ev := h.event(eventID); ev != nil {
 		ev.setNumbers(numbers)
 	}
+}
+
+// Admissions signals when ticks have admitted fans who have a live connection
+// here: an open connection claims its fan's admission, and the claim (I/O) is
+// for the caller to make. Take them with TakeAdmissions.
+func (h *Hub) Admissions() <-chan struct{} { return h.admissions.ready }
+
+// TakeAdmissions returns the fans connected here whom ticks admitted since the
+// last call, by event. The fan-out never blocks on this and never drops one:
+// what is not taken yet waits here.
+func (h *Hub) TakeAdmissions() map[string][]string { return h.admissions.take() }
+
+// admissions collects the admitted fans of local clients for TakeAdmissions.
+type admissions struct {
+	mu      sync.Mutex
+	byEvent map[string][]string
+	ready   chan struct{} // holds one signal while byEvent is not empty
+}
+
+func (a *admissions) add(eventID string, users []string) {
+	a.mu.Lock()
+	if a.byEvent == nil {
+		a.byEvent = make(map[string][]string)
+	}
+	a.byEvent[eventID] = append(a.byEvent[eventID], users...)
+	a.mu.Unlock()
+	select {
+	case a.ready <- struct{}{}:
+	default: // a signal is pending; the taker will see these too
+	}
+}
+
+func (a *admissions) take() map[string][]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := a.byEvent
+	a.byEvent = nil
+	return out
 }
 
 // Close closes every client with StatusGoingAway (on SIGTERM, so that clients

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/boxofficehq/boxoffice/queue"
 )
 
 // marker is a broadcast sent after the message under test: a client whose
@@ -29,11 +32,11 @@ func TestTickReachesEveryReplicaWithEachPosition(t *testing.T) {
 	t.Parallel()
 	a, b := newReplica(t, Options{}), newReplica(t, Options{})
 	ev := newEventID(t)
-	alice := a.dial(t, ClientInfo{EventID: ev, UserID: "alice", Number: 10, Status: StatusWaiting}, false)
-	bob := a.dial(t, ClientInfo{EventID: ev, UserID: "bob", Number: 20, Status: StatusWaiting}, false)
-	carol := a.dial(t, ClientInfo{EventID: ev, UserID: "carol", Status: StatusLobby}, false)
-	dave := b.dial(t, ClientInfo{EventID: ev, UserID: "dave", Number: 15, Status: StatusWaiting}, false)
-	erin := b.dial(t, ClientInfo{EventID: ev, UserID: "erin", Number: 3, Status: StatusAdmitted}, false)
+	alice := a.dial(t, ClientInfo{EventID: ev, UserID: "alice", Number: 10, Status: queue.StatusWaiting}, false)
+	bob := a.dial(t, ClientInfo{EventID: ev, UserID: "bob", Number: 20, Status: queue.StatusWaiting}, false)
+	carol := a.dial(t, ClientInfo{EventID: ev, UserID: "carol", Status: queue.StatusLobby}, false)
+	dave := b.dial(t, ClientInfo{EventID: ev, UserID: "dave", Number: 15, Status: queue.StatusWaiting}, false)
+	erin := b.dial(t, ClientInfo{EventID: ev, UserID: "erin", Number: 3, Status: queue.StatusAdmitted}, false)
 	waitClients(t, a.hub, ev, 3)
 	waitClients(t, b.hub, ev, 2)
 	waitSubscribed(t, a.rdb, ev, 2)
@@ -56,7 +59,7 @@ func TestTickReachesEveryReplicaWithEachPosition(t *testing.T) {
 		g := tt.fan.read()
 		require.Equal(t, TypeQueueUpdate, g.Type, tt.name)
 		assert.Equal(t, tt.user, g.UserID, tt.name)
-		assert.Equal(t, StatusWaiting, g.Status, tt.name)
+		assert.Equal(t, queue.StatusWaiting, g.Status, tt.name)
 		assert.Equal(t, tt.want, *g.Position, tt.name)
 		assert.Equal(t, tt.want-1, *g.Ahead, tt.name)
 		assert.Equal(t, tt.eta, *g.EtaSeconds, tt.name)
@@ -72,10 +75,10 @@ func TestTargetedMessagesReachOnlyThatUsersTabs(t *testing.T) {
 	t.Parallel()
 	a, b := newReplica(t, Options{}), newReplica(t, Options{})
 	ev := newEventID(t)
-	tab1 := a.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 10, Status: StatusWaiting}, false)
-	tab2 := a.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 10, Status: StatusWaiting}, false)
-	tab3 := b.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 10, Status: StatusWaiting}, false)
-	other := a.dial(t, ClientInfo{EventID: ev, UserID: "u2", Number: 11, Status: StatusWaiting}, false)
+	tab1 := a.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 10, Status: queue.StatusWaiting}, false)
+	tab2 := a.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 10, Status: queue.StatusWaiting}, false)
+	tab3 := b.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 10, Status: queue.StatusWaiting}, false)
+	other := a.dial(t, ClientInfo{EventID: ev, UserID: "u2", Number: 11, Status: queue.StatusWaiting}, false)
 	waitClients(t, a.hub, ev, 3)
 	waitClients(t, b.hub, ev, 1)
 	waitSubscribed(t, a.rdb, ev, 2)
@@ -107,14 +110,14 @@ func TestTargetedMessagesKeepTheirOrder(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{})
 	ev := newEventID(t)
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 3, Status: StatusAdmitted}, false)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 3, Status: queue.StatusAdmitted}, false)
 	waitClients(t, r.hub, ev, 1)
 	waitSubscribed(t, r.rdb, ev, 1)
 
 	publish(t, r.hub, ev, Message{Type: TypeReservationExpired, UserID: "u1", ReservationID: "r-1"})
 	publish(t, r.hub, ev, Message{Type: TypeSessionExpired, UserID: "u1", SessionID: "s-1"})
 	// The fan rejoins: a targeted queue.update numbers them again, and ticks move them.
-	publish(t, r.hub, ev, Message{Type: TypeQueueUpdate, UserID: "u1", Number: 105, Status: StatusWaiting,
+	publish(t, r.hub, ev, Message{Type: TypeQueueUpdate, UserID: "u1", Number: 105, Status: queue.StatusWaiting,
 		Position: ptr(int64(5)), Ahead: ptr(int64(4)), TicketsLeft: 10})
 	publish(t, r.hub, ev, Message{Type: TypeQueueTick, Admitted: 101, EtaRate: 0.5, TicketsLeft: 9})
 
@@ -134,8 +137,8 @@ func TestSetNumbersAfterTheLobbyShuffle(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{})
 	ev := newEventID(t)
-	u1 := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: StatusLobby}, false)
-	u2 := r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Status: StatusLobby}, false)
+	u1 := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusLobby}, false)
+	u2 := r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Status: queue.StatusLobby}, false)
 	waitClients(t, r.hub, ev, 2)
 	waitSubscribed(t, r.rdb, ev, 1)
 
@@ -161,7 +164,7 @@ func TestPositionsNeverMoveBack(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{})
 	ev := newEventID(t)
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 50, Status: StatusWaiting}, false)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 50, Status: queue.StatusWaiting}, false)
 	waitClients(t, r.hub, ev, 1)
 	waitSubscribed(t, r.rdb, ev, 1)
 
@@ -178,7 +181,7 @@ func TestAdmittedUsersStopMovingAtOnce(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{})
 	ev := newEventID(t)
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 50, Status: StatusWaiting}, false)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 50, Status: queue.StatusWaiting}, false)
 	waitClients(t, r.hub, ev, 1)
 	waitSubscribed(t, r.rdb, ev, 1)
 
@@ -190,13 +193,88 @@ func TestAdmittedUsersStopMovingAtOnce(t *testing.T) {
 	requireOnlyMarker(t, f)
 }
 
+// The fans a tick admits who are connected here wait for TakeAdmissions (an
+// open connection claims its fan's admission), every one of them, however many
+// ticks pass before they are taken; fans connected elsewhere are not here.
+func TestAdmittedLocalFansAreHandedOver(t *testing.T) {
+	t.Parallel()
+	r := newReplica(t, Options{})
+	ev := newEventID(t)
+	for _, u := range []string{"u1", "u2", "u3"} {
+		r.dial(t, ClientInfo{EventID: ev, UserID: u, Number: 50, Status: queue.StatusWaiting}, false)
+	}
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 50, Status: queue.StatusWaiting}, false) // a second tab
+	waitClients(t, r.hub, ev, 4)
+	waitSubscribed(t, r.rdb, ev, 1)
+
+	publish(t, r.hub, ev, Message{Type: TypeQueueTick, Admitted: 10, TicketsLeft: 9, AdmittedUsers: []string{"u1", "elsewhere"}})
+	publish(t, r.hub, ev, Message{Type: TypeQueueTick, Admitted: 12, TicketsLeft: 9, AdmittedUsers: []string{"u2", "u3"}})
+	publish(t, r.hub, ev, marker)
+	requireOnlyMarker(t, f)
+	select {
+	case <-r.hub.Admissions():
+	case <-time.After(wait):
+		t.Fatal("no signal of admitted fans")
+	}
+	require.Equal(t, map[string][]string{ev: {"u1", "u2", "u3"}}, r.hub.TakeAdmissions())
+	require.Empty(t, r.hub.TakeAdmissions(), "taken once")
+}
+
+// Taking admissions while ticks keep admitting loses none of them.
+func TestAdmissionsTakenWhileTicksArrive(t *testing.T) {
+	t.Parallel()
+	r := newReplica(t, Options{})
+	ev := newEventID(t)
+	const n = 40
+	for i := range n {
+		r.dial(t, ClientInfo{EventID: ev, UserID: fmt.Sprintf("u%d", i), Number: 1000, Status: queue.StatusWaiting}, false)
+	}
+	waitClients(t, r.hub, ev, n)
+	waitSubscribed(t, r.rdb, ev, 1)
+
+	taken := make(chan string, n)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-r.hub.Admissions():
+				for _, users := range r.hub.TakeAdmissions() {
+					for _, u := range users {
+						taken <- u
+					}
+				}
+			}
+		}
+	}()
+	for i := range n {
+		publish(t, r.hub, ev, Message{Type: TypeQueueTick, Admitted: int64(i + 1), TicketsLeft: 9, AdmittedUsers: []string{fmt.Sprintf("u%d", i)}})
+	}
+	got := map[string]bool{}
+	deadline := time.After(wait)
+	for len(got) < n {
+		select {
+		case u := <-taken:
+			require.False(t, got[u], "%s taken twice", u)
+			got[u] = true
+		case <-deadline:
+			t.Fatalf("%d of %d admitted fans handed over", len(got), n)
+		}
+	}
+	close(stop)
+	<-done
+}
+
 func TestBroadcastsReachEveryClient(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{})
 	ev := newEventID(t)
 	fans := []*fan{
-		r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 1, Status: StatusWaiting}, false),
-		r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Status: StatusNone}, false),
+		r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 1, Status: queue.StatusWaiting}, false),
+		r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Status: queue.StatusNone}, false),
 	}
 	waitClients(t, r.hub, ev, 2)
 	waitSubscribed(t, r.rdb, ev, 1)
@@ -233,14 +311,14 @@ func TestSnapshotComesFirst(t *testing.T) {
 		}
 	})
 	ev := newEventID(t)
-	first := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 50, Status: StatusWaiting}, false)
+	first := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 50, Status: queue.StatusWaiting}, false)
 	waitClients(t, r.hub, ev, 1)
 	waitSubscribed(t, r.rdb, ev, 1)
 	publish(t, r.hub, ev, Message{Type: TypeSaleUpdate, SaleStatus: "open"})
 	require.Equal(t, TypeSaleUpdate, first.readUntil(func(g got) bool { return g.Type == TypeSaleUpdate })[2].Type)
 
 	// A client arriving while messages flow still gets its snapshot first.
-	second := r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Number: 51, Status: StatusWaiting}, false)
+	second := r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Number: 51, Status: queue.StatusWaiting}, false)
 	publish(t, r.hub, ev, Message{Type: TypeSaleUpdate, SaleStatus: "open"})
 	g := second.read()
 	require.Equal(t, TypeQueueUpdate, g.Type)
@@ -253,7 +331,7 @@ func TestPingGetsPong(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{}, func(r *replica) { r.blocking = true })
 	ev := newEventID(t)
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: StatusNone}, false)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusNone}, false)
 	f.send(`{"type":"ping"}`)
 	require.JSONEq(t, `{"type":"pong"}`, f.read().raw)
 	f.send(`{"type":"something newer"}`) // ignored
@@ -291,7 +369,7 @@ func TestDeadPeerIsDropped(t *testing.T) {
 	r := newReplica(t, Options{PingInterval: 20 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
 	ev := newEventID(t)
 	// Never reading, this client never answers a ping, like a vanished peer.
-	_ = r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: StatusNone}, false)
+	_ = r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusNone}, false)
 	waitClients(t, r.hub, ev, 1)
 	waitClients(t, r.hub, ev, 0)
 	err := <-r.served
@@ -304,7 +382,7 @@ func TestClientsFallToZeroAndUnsubscribe(t *testing.T) {
 	ev := newEventID(t)
 	var fans []*fan
 	for _, u := range []string{"u1", "u1", "u2"} {
-		fans = append(fans, r.dial(t, ClientInfo{EventID: ev, UserID: u, Status: StatusNone}, false))
+		fans = append(fans, r.dial(t, ClientInfo{EventID: ev, UserID: u, Status: queue.StatusNone}, false))
 	}
 	waitClients(t, r.hub, ev, 3)
 	waitSubscribed(t, r.rdb, ev, 1)
@@ -321,7 +399,7 @@ func TestClientsFallToZeroAndUnsubscribe(t *testing.T) {
 	waitSubscribed(t, r.rdb, ev, 0)
 
 	// Coming back subscribes again.
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: StatusNone}, false)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusNone}, false)
 	waitSubscribed(t, r.rdb, ev, 1)
 	publish(t, r.hub, ev, marker)
 	requireOnlyMarker(t, f)
@@ -333,7 +411,7 @@ func TestServeEndsWithItsContext(t *testing.T) {
 	defer cancel()
 	r := newReplica(t, Options{}, func(r *replica) { r.ctx = ctx })
 	ev := newEventID(t)
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: StatusNone}, false)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusNone}, false)
 	waitClients(t, r.hub, ev, 1)
 	cancel()
 	require.Equal(t, websocket.StatusGoingAway, f.closeStatus())
@@ -346,8 +424,8 @@ func TestCloseSendsGoingAway(t *testing.T) {
 	r := newReplica(t, Options{})
 	ev := newEventID(t)
 	fans := []*fan{
-		r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: StatusNone}, false),
-		r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Status: StatusNone}, true),
+		r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusNone}, false),
+		r.dial(t, ClientInfo{EventID: ev, UserID: "u2", Status: queue.StatusNone}, true),
 	}
 	waitClients(t, r.hub, ev, 2)
 
@@ -364,7 +442,7 @@ func TestCloseSendsGoingAway(t *testing.T) {
 	require.Zero(t, r.hub.Clients(ev))
 	require.NoError(t, r.hub.Close(), "closing twice is harmless")
 
-	late := r.dial(t, ClientInfo{EventID: ev, UserID: "u3", Status: StatusNone}, false)
+	late := r.dial(t, ClientInfo{EventID: ev, UserID: "u3", Status: queue.StatusNone}, false)
 	require.Equal(t, websocket.StatusGoingAway, late.closeStatus())
 	require.ErrorIs(t, <-r.served, ErrClosed)
 }
@@ -407,7 +485,7 @@ func TestTickEncodingMatchesTheAPIShape(t *testing.T) {
 		{name: "status and slow rate", give: Message{Admitted: 9, EtaRate: 0.3, TicketsLeft: 3, Status: "sold_out"}, user: "u", number: 20, eta: ptr(int64(34))},
 		{name: "next in line", give: Message{Admitted: 9, EtaRate: 0.3, TicketsLeft: 3}, user: "u", number: 10, eta: ptr(int64(0))},
 		{name: "user id to escape", give: Message{Admitted: 1, EtaRate: 1, TicketsLeft: 1}, user: `a"b\<c>`, number: 2, eta: ptr(int64(0))},
-		{name: "rate near 0", give: Message{Admitted: 1, EtaRate: 1e-30, TicketsLeft: 1}, user: "u", number: 3, eta: ptr(int64(maxEta))},
+		{name: "rate near 0", give: Message{Admitted: 1, EtaRate: 1e-30, TicketsLeft: 1}, user: "u", number: 3, eta: ptr(int64(queue.MaxETA))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -416,7 +494,7 @@ func TestTickEncodingMatchesTheAPIShape(t *testing.T) {
 			gotJSON := tk.appendUpdate(nil, user, tt.number)
 
 			pos := tt.number - tt.give.Admitted
-			want := queueUpdate{Type: TypeQueueUpdate, UserID: tt.user, Status: StatusWaiting, Position: ptr(pos),
+			want := queueUpdate{Type: TypeQueueUpdate, UserID: tt.user, Status: queue.StatusWaiting, Position: ptr(pos),
 				Ahead: ptr(pos - 1), EtaSeconds: tt.eta, TicketsLeft: tt.give.TicketsLeft, Outlook: tt.give.Outlook}
 			if tt.give.Status != "" {
 				want.Status = tt.give.Status
@@ -424,6 +502,32 @@ func TestTickEncodingMatchesTheAPIShape(t *testing.T) {
 			wantJSON, err := json.Marshal(want)
 			require.NoError(t, err)
 			require.JSONEq(t, string(wantJSON), string(gotJSON))
+		})
+	}
+}
+
+// ClientJSON is what a client receives for a message, so that a snapshot built
+// from it matches the live messages.
+func TestClientJSON(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		give Message
+		want string
+	}{
+		{name: "session.expired with its reason", give: Message{Type: TypeSessionExpired, UserID: "u1", SessionID: "s-1", Reason: "timed_out"},
+			want: `{"type":"session.expired","session_id":"s-1","reason":"timed_out"}`},
+		{name: "queue.update of a lobby fan", give: Message{Type: TypeQueueUpdate, UserID: "u1", Status: queue.StatusLobby, Number: 7, TicketsLeft: 3},
+			want: `{"type":"queue.update","user_id":"u1","status":"lobby","position":null,"ahead":null,"eta_seconds":null,"tickets_left":3}`},
+		{name: "queue.update with an outlook", give: Message{Type: TypeQueueUpdate, UserID: "u1", Position: ptr(int64(2)), Ahead: ptr(int64(1)),
+			TicketsLeft: 3, Outlook: queue.OutlookGood},
+			want: `{"type":"queue.update","user_id":"u1","status":"waiting","position":2,"ahead":1,"eta_seconds":null,"tickets_left":3,"outlook":"good"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := ClientJSON(tt.give)
+			require.NoError(t, err)
+			require.JSONEq(t, tt.want, string(b))
 		})
 	}
 }

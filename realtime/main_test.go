@@ -19,6 +19,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/boxofficehq/boxoffice/queue"
 )
 
 // wait is the generous deadline for things that must happen; tests never
@@ -112,7 +114,7 @@ func (r *replica) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	n, _ := strconv.ParseInt(q.Get("number"), 10, 64)
-	info := ClientInfo{EventID: q.Get("event"), UserID: q.Get("user"), Number: n, Status: q.Get("status")}
+	info := ClientInfo{EventID: q.Get("event"), UserID: q.Get("user"), Number: n, Status: queue.Status(q.Get("status"))}
 	var snap []any
 	if r.snapshot != nil {
 		snap = r.snapshot(info)
@@ -133,7 +135,7 @@ type fan struct {
 // dial connects a client. A slow one gets small socket buffers on both ends.
 func (r *replica) dial(tb testing.TB, info ClientInfo, slow bool) *fan {
 	tb.Helper()
-	q := url.Values{"event": {info.EventID}, "user": {info.UserID}, "number": {strconv.FormatInt(info.Number, 10)}, "status": {info.Status}}
+	q := url.Values{"event": {info.EventID}, "user": {info.UserID}, "number": {strconv.FormatInt(info.Number, 10)}, "status": {string(info.Status)}}
 	if slow {
 		q.Set("slow", "1")
 	}
@@ -159,7 +161,7 @@ func (r *replica) dial(tb testing.TB, info ClientInfo, slow bool) *fan {
 type got struct {
 	Type             string            `json:"type"`
 	UserID           string            `json:"user_id"`
-	Status           string            `json:"status"`
+	Status           queue.Status      `json:"status"`
 	Position         *int64            `json:"position"`
 	Ahead            *int64            `json:"ahead"`
 	EtaSeconds       *int64            `json:"eta_seconds"`

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/boxofficehq/boxoffice/queue"
 )
 
 // Message types. Every type but TypeQueueTick is also the type the client
@@ -22,16 +24,6 @@ const (
 	TypeSeatUpdate         = "seat.update"
 )
 
-// Client statuses the hub acts on (ClientInfo.Status). Any other value, such
-// as "sold_out", is kept as it is.
-const (
-	StatusLobby    = "lobby"    // in the lobby, not numbered yet
-	StatusWaiting  = "waiting"  // numbered; ticks move the position
-	StatusAdmitted = "admitted" // shopping; ticks no longer apply
-	StatusExpired  = "expired"  // the shopping session ended
-	StatusNone     = "none"     // watching only, not in line
-)
-
 // ErrInvalidMessage is returned by Publish for a message that no replica could deliver.
 var ErrInvalidMessage = errors.New("invalid live message")
 
@@ -43,7 +35,7 @@ var ErrInvalidMessage = errors.New("invalid live message")
 //   - queue.update, session.admitted, session.expired, reservation.expired:
 //     targeted at UserID (all of the user's tabs on every replica).
 //     queue.update: Status, Position, Ahead, EtaSeconds, TicketsLeft, Outlook, Number;
-//     session.admitted: SessionID, ExpiresAt; session.expired: SessionID;
+//     session.admitted: SessionID, ExpiresAt; session.expired: SessionID, Reason;
 //     reservation.expired: ReservationID.
 //   - sale.update (SaleStatus), availability.update (ZoneID, AvailableTickets),
 //     seat.update (ZoneID, Seats): broadcast to every client of the event.
@@ -60,15 +52,15 @@ type Message struct {
 	// EtaRate is the measured admissions per second; 0 means unknown (eta_seconds null).
 	EtaRate float64 `json:"eta_rate,omitempty"`
 	// TicketsLeft goes to the client as is, so it is sent even when 0 (sold out).
-	TicketsLeft int    `json:"tickets_left"`
-	Outlook     string `json:"outlook,omitempty"`
+	TicketsLeft int           `json:"tickets_left"`
+	Outlook     queue.Outlook `json:"outlook,omitempty"`
 	// GoodUntil and UnlikelyFrom turn a tick's outlook into each fan's own: up to
 	// position GoodUntil it is "good", from UnlikelyFrom "unlikely", between them
 	// "uncertain". Zero leaves Outlook as given.
 	GoodUntil    int64 `json:"good_until,omitempty"`
 	UnlikelyFrom int64 `json:"unlikely_from,omitempty"`
 	// Status is the client-facing status of a queue.update; empty means "waiting".
-	Status string `json:"status,omitempty"`
+	Status queue.Status `json:"status,omitempty"`
 	// AdmittedUsers are users admitted by this tick: their tabs stop receiving
 	// positions at once, before their session.admitted arrives.
 	AdmittedUsers []string `json:"admitted_users,omitempty"`
@@ -79,9 +71,11 @@ type Message struct {
 	Ahead      *int64 `json:"ahead,omitempty"`
 	EtaSeconds *int64 `json:"eta_seconds,omitempty"`
 
-	SessionID     string    `json:"session_id,omitempty"`
-	ExpiresAt     time.Time `json:"expires_at,omitzero"`
-	ReservationID string    `json:"reservation_id,omitempty"`
+	SessionID string    `json:"session_id,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Reason says why a session ended (session.expired): timed_out, booked or left.
+	Reason        string `json:"reason,omitempty"`
+	ReservationID string `json:"reservation_id,omitempty"`
 
 	SaleStatus       string            `json:"sale_status,omitempty"`
 	ZoneID           string            `json:"zone_id,omitempty"`
@@ -119,18 +113,18 @@ func (m *Message) validate() error {
 	return nil
 }
 
-// The client-facing shapes of API.md ("Live updates"). Fields are never
-// omitted where API.md shows them, so a client can rely on their presence.
+// The client-facing shapes (README, "Live messages"). Fields are never omitted
+// where the table lists them, so a client can rely on their presence.
 type (
 	queueUpdate struct {
-		Type        string `json:"type"`
-		UserID      string `json:"user_id"`
-		Status      string `json:"status"`
-		Position    *int64 `json:"position"`
-		Ahead       *int64 `json:"ahead"`
-		EtaSeconds  *int64 `json:"eta_seconds"`
-		TicketsLeft int    `json:"tickets_left"`
-		Outlook     string `json:"outlook,omitempty"`
+		Type        string        `json:"type"`
+		UserID      string        `json:"user_id"`
+		Status      queue.Status  `json:"status"`
+		Position    *int64        `json:"position"`
+		Ahead       *int64        `json:"ahead"`
+		EtaSeconds  *int64        `json:"eta_seconds"`
+		TicketsLeft int           `json:"tickets_left"`
+		Outlook     queue.Outlook `json:"outlook,omitempty"`
 	}
 	sessionAdmitted struct {
 		Type      string `json:"type"`
@@ -140,6 +134,7 @@ type (
 	sessionExpired struct {
 		Type      string `json:"type"`
 		SessionID string `json:"session_id"`
+		Reason    string `json:"reason,omitempty"`
 	}
 	reservationExpired struct {
 		Type          string `json:"type"`
@@ -161,13 +156,17 @@ type (
 	}
 )
 
+// ClientJSON is a targeted or sale.update message as its clients receive it,
+// for a snapshot that must match the live messages.
+func ClientJSON(m Message) (json.RawMessage, error) { return clientMessage(&m) }
+
 // clientMessage encodes the client-facing form of a targeted or sale message.
 func clientMessage(m *Message) ([]byte, error) {
 	switch m.Type {
 	case TypeQueueUpdate:
 		status := m.Status
 		if status == "" {
-			status = StatusWaiting
+			status = queue.StatusWaiting
 		}
 		return json.Marshal(queueUpdate{Type: m.Type, UserID: m.UserID, Status: status, Position: m.Position,
 			Ahead: m.Ahead, EtaSeconds: m.EtaSeconds, TicketsLeft: m.TicketsLeft, Outlook: m.Outlook})
@@ -175,7 +174,7 @@ func clientMessage(m *Message) ([]byte, error) {
 		return json.Marshal(sessionAdmitted{Type: m.Type, SessionID: m.SessionID,
 			ExpiresAt: m.ExpiresAt.UTC().Format(time.RFC3339)})
 	case TypeSessionExpired:
-		return json.Marshal(sessionExpired{Type: m.Type, SessionID: m.SessionID})
+		return json.Marshal(sessionExpired{Type: m.Type, SessionID: m.SessionID, Reason: m.Reason})
 	case TypeReservationExpired:
 		return json.Marshal(reservationExpired{Type: m.Type, ReservationID: m.ReservationID})
 	case TypeSaleUpdate:
@@ -184,48 +183,61 @@ func clientMessage(m *Message) ([]byte, error) {
 	return nil, fmt.Errorf("%w: no client form for %q", ErrInvalidMessage, m.Type)
 }
 
-// maxEta caps eta_seconds so that a tiny admission rate cannot overflow int64.
-const maxEta = 1 << 40
-
 // tick is one admission step, shared read-only by every client it reaches:
 // each client's writer renders its own queue.update from it, so the fan-out
 // costs a pointer store per client and the encoding runs in parallel.
 type tick struct {
-	admitted            int64
-	rate                float64
-	goodUntil, unlikely int64
-	head                []byte // `,"status":"waiting","position":`
-	tail                []byte // `,"tickets_left":812`
-	outlook             []byte // `,"outlook":"good"}` when the same for everyone
+	admitted int64
+	rate     float64
+	bounds   queue.Bounds // each client's outlook, when perClient
+	// perClient: the outlook depends on the position; otherwise outlook is the
+	// same for everyone.
+	perClient bool
+	head      []byte // `,"status":"waiting","position":`
+	tail      []byte // `,"tickets_left":812`
+	outlook   []byte // `,"outlook":"good"}` when the same for everyone
 }
+
+// Each outlook's ending of a queue.update, encoded once.
+var (
+	outlookGood      = []byte(`,"outlook":"` + queue.OutlookGood + `"}`)
+	outlookUncertain = []byte(`,"outlook":"` + queue.OutlookUncertain + `"}`)
+	outlookUnlikely  = []byte(`,"outlook":"` + queue.OutlookUnlikely + `"}`)
+)
 
 func newTick(m *Message, admitted int64) *tick {
 	status := m.Status
 	if status == "" {
-		status = StatusWaiting
+		status = queue.StatusWaiting
 	}
-	t := &tick{admitted: admitted, rate: m.EtaRate, goodUntil: m.GoodUntil, unlikely: m.UnlikelyFrom}
+	t := &tick{admitted: admitted, rate: m.EtaRate}
 	if math.IsNaN(t.rate) || math.IsInf(t.rate, 0) || t.rate < 0 {
 		t.rate = 0 // a script's bad rate must not break encoding: the ETA is just unknown
 	}
+	if m.GoodUntil > 0 || m.UnlikelyFrom > 0 {
+		t.perClient = true
+		t.bounds = queue.Bounds{GoodUntil: m.GoodUntil, UnlikelyFrom: m.UnlikelyFrom}
+		if t.bounds.UnlikelyFrom <= 0 {
+			t.bounds.UnlikelyFrom = math.MaxInt64 // not given: nobody is unlikely
+		}
+	}
 	t.head = append(t.head, `,"status":`...)
-	t.head = appendJSONString(t.head, status)
+	t.head = appendJSONString(t.head, string(status))
 	t.head = append(t.head, `,"position":`...)
 	t.tail = append(t.tail, `,"tickets_left":`...)
 	t.tail = strconv.AppendInt(t.tail, int64(m.TicketsLeft), 10)
 	if m.Outlook != "" {
 		t.outlook = append(t.outlook, `,"outlook":`...)
-		t.outlook = appendJSONString(t.outlook, m.Outlook)
+		t.outlook = appendJSONString(t.outlook, string(m.Outlook))
 	}
 	t.outlook = append(t.outlook, '}')
 	return t
 }
 
 // appendUpdate appends the queue.update of the client numbered number; by hand,
-// as this runs once per waiting client per tick.
+// as this runs once per waiting client per tick, but with queue's arithmetic.
 func (t *tick) appendUpdate(b, userJSON []byte, number int64) []byte {
-	position := number - t.admitted
-	ahead := position - 1
+	position, ahead := queue.PositionOf(number, t.admitted)
 	b = append(b, `{"type":"queue.update","user_id":`...)
 	b = append(b, userJSON...)
 	b = append(b, t.head...)
@@ -233,25 +245,22 @@ func (t *tick) appendUpdate(b, userJSON []byte, number int64) []byte {
 	b = append(b, `,"ahead":`...)
 	b = strconv.AppendInt(b, ahead, 10)
 	b = append(b, `,"eta_seconds":`...)
-	if t.rate > 0 {
-		eta := math.Min(math.Ceil(float64(ahead)/t.rate), maxEta)
-		b = strconv.AppendInt(b, int64(eta), 10)
+	if eta, ok := queue.ETA(ahead, t.rate); ok {
+		b = strconv.AppendInt(b, eta, 10)
 	} else {
 		b = append(b, "null"...)
 	}
 	b = append(b, t.tail...)
-	if t.goodUntil > 0 || t.unlikely > 0 {
-		switch {
-		case position <= t.goodUntil:
-			b = append(b, `,"outlook":"good"}`...)
-		case t.unlikely > 0 && position >= t.unlikely:
-			b = append(b, `,"outlook":"unlikely"}`...)
-		default:
-			b = append(b, `,"outlook":"uncertain"}`...)
-		}
-		return b
+	if !t.perClient {
+		return append(b, t.outlook...)
 	}
-	return append(b, t.outlook...)
+	switch t.bounds.Outlook(position) {
+	case queue.OutlookGood:
+		return append(b, outlookGood...)
+	case queue.OutlookUnlikely:
+		return append(b, outlookUnlikely...)
+	}
+	return append(b, outlookUncertain...)
 }
 
 func appendJSONString(b []byte, s string) []byte {

@@ -1,5 +1,7 @@
-// Package session is the shopping window a fan gets when admitted from the line,
-// and the signed token that proves it.
+// Package session is the shopping window a fan gets when admitted from the line:
+// its start (the claim of an admission), the signed token that proves it, the
+// presence of connected fans, and its end (timed out, booked, left) with what
+// the end does. See Service.
 package session
 
 import (

@@ -480,13 +480,15 @@ func (db *DB) loadZones(ctx context.Context, events []*Event) error {
 	}
 	now := db.now()
 	for _, e := range events {
-		e.SaleStatus = e.saleStatus(now)
+		e.SaleStatus = e.SaleStatusAt(now, e.AvailableTickets)
 	}
 	return nil
 }
 
-// saleStatus derives where the sale stands from the clock and the counts.
-func (e *Event) saleStatus(now time.Time) string {
+// SaleStatusAt is where the sale stands at now with available tickets on sale.
+// It is the one rule for the status: GET /events/{id} applies it to the
+// database's counts, the live feed (sale.update) and the line to Redis's.
+func (e *Event) SaleStatusAt(now time.Time, available int) string {
 	switch {
 	case !now.Before(e.StartsAt):
 		return SaleClosed
@@ -494,12 +496,17 @@ func (e *Event) saleStatus(now time.Time) string {
 		return SaleScheduled
 	case now.Before(e.SaleOpensAt):
 		return SaleLobby
-	case e.AvailableTickets+e.ReservedTickets == 0:
+	case SoldOut(available):
 		return SaleSoldOut
 	default:
 		return SaleOpen
 	}
 }
+
+// SoldOut is true when nothing is on sale. Held tickets do not count: they may
+// come back (a hold released or expired), and the sale then opens again, but
+// until then nobody could buy, so the line stops admitting.
+func SoldOut(available int) bool { return available <= 0 }
 
 // Zone returns one zone of an event.
 func (e *Event) Zone(id string) (*Zone, bool) {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/boxofficehq/boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
@@ -132,7 +133,7 @@ func TestInventorySnapshotRebuildsRedis(t *testing.T) {
 
 	rdb := storetest.Redis(t)
 	storetest.CleanRedis(t, rdb, ev.ID)
-	inv := inventory.New(rdb, time.Now)
+	inv := inventory.New(rdb, time.Now, queue.ActiveKey)
 	snap, err := db.InventorySnapshot(ctx, ev.ID)
 	require.NoError(t, err)
 	require.NoError(t, inv.Rebuild(ctx, snap))
@@ -158,7 +159,7 @@ func TestInventorySnapshotRebuildsRedis(t *testing.T) {
 	require.Empty(t, drift)
 
 	// Best available follows the database's rows: row 1 has 1A-1C and 1F-1J free.
-	require.NoError(t, rdb.ZAdd(ctx, "ev:{"+ev.ID+"}:active", redis.Z{Score: float64(time.Now().Add(time.Minute).UnixMilli()), Member: bob.ID}).Err())
+	require.NoError(t, rdb.ZAdd(ctx, queue.ActiveKey(ev.ID), redis.Z{Score: float64(time.Now().Add(time.Minute).UnixMilli()), Member: bob.ID}).Err())
 	h, err := inv.HoldBest(ctx, inventory.HoldRequest{EventID: ev.ID, ZoneID: "VIP", UserID: bob.ID, HoldID: store.NewID("hld"), Quantity: 3, MaxPerUser: ev.MaxTicketsPerUser})
 	require.NoError(t, err)
 	require.Equal(t, []string{"1A", "1B", "1C"}, h.Seats)

@@ -101,9 +101,9 @@ func BenchmarkSellOutDemo(b *testing.B) {
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	ctl := queue.NewController(queue.New(e.rdb, e.signer, time.Now), func(context.Context) ([]queue.Event, error) {
+	ctl := queue.NewController(e.line, func(context.Context) ([]queue.Event, error) {
 		return []queue.Event{queue.EventOf(ev)}, nil
-	}, e.api.OnStep, 100*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}, e.sale.OnStep, 100*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	go ctl.Run(runCtx)
 
 	b.ResetTimer()

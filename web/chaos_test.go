@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/boxofficehq/boxoffice/booking"
 	"github.com/boxofficehq/boxoffice/payments"
-	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
@@ -370,15 +368,4 @@ func checkMoney(t *testing.T, e *env, ev *store.Event) {
 		count(*) FILTER (WHERE status = 'refunded') FROM payments WHERE event_id = $1`, ev.ID).Scan(&booked, &refunded))
 	require.Positive(t, refunded, "the chaos refunded something")
 	t.Logf("%d payments booked, %d refunded", booked, refunded)
-}
-
-// runControllerUntil steps the event's line on an instance until ctx ends.
-func (e *env) runControllerUntil(t *testing.T, ctx context.Context, eventID string) {
-	t.Helper()
-	ev, err := e.db.Event(ctx, eventID)
-	require.NoError(t, err)
-	ctl := queue.NewController(queue.New(e.rdb, e.signer, time.Now), func(context.Context) ([]queue.Event, error) {
-		return []queue.Event{queue.EventOf(ev)}, nil
-	}, e.api.OnStep, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	go ctl.Run(ctx)
 }

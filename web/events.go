@@ -115,9 +115,12 @@ type eventStats struct {
 	QueueLength    int64       `json:"queue_length"`
 	Admitted       int64       `json:"admitted"`
 	ActiveShoppers int64       `json:"active_shoppers"`
-	AdmissionRate  float64     `json:"admission_rate"`
-	Bookings       int         `json:"bookings"`
-	RevenueCents   int64       `json:"revenue_cents"`
+	// PendingAdmissions are admitted fans who have not claimed yet: their
+	// slots are taken, so the line waits for them (up to claim_seconds).
+	PendingAdmissions int64   `json:"pending_admissions"`
+	AdmissionRate     float64 `json:"admission_rate"`
+	Bookings          int     `json:"bookings"`
+	RevenueCents      int64   `json:"revenue_cents"`
 }
 
 // stats is the organizer's view of a sale: tickets from PostgreSQL, the line
@@ -135,11 +138,12 @@ func (s *Server) stats(c echo.Context) error {
 	if st.Bookings, st.RevenueCents, err = s.store.Sales(c.Request().Context(), e.ID); err != nil {
 		return err
 	}
-	counts, err := s.line.Counts(c.Request().Context(), e.ID)
+	counts, err := s.queue.Counts(c.Request().Context(), e.ID)
 	if err != nil {
 		return err
 	}
 	st.QueueLength = max(counts.Length-counts.Admitted, 0)
-	st.Admitted, st.ActiveShoppers, st.AdmissionRate = counts.Admitted, counts.Active, counts.Rate
+	st.Admitted, st.ActiveShoppers, st.PendingAdmissions = counts.Admitted, counts.Active, counts.Pending
+	st.AdmissionRate = counts.Rate
 	return c.JSON(http.StatusOK, map[string]eventStats{"stats": st})
 }

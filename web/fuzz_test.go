@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/boxofficehq/boxoffice/queue"
-	"github.com/boxofficehq/boxoffice/session"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 	"github.com/boxofficehq/boxoffice/web"
@@ -54,9 +53,9 @@ type fuzzEnv struct {
 func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	tb.Helper()
 	db := storetest.DB(tb)
-	line := queue.New(storetest.Redis(tb), session.NewSigner(testSecret, time.Now), time.Now)
+	line := queue.New(storetest.Redis(tb), time.Now)
 	lb := &logBuffer{}
-	api := web.New(web.Config{Store: db, Line: line, Log: slog.New(slog.NewTextHandler(lb, nil))})
+	api := web.New(web.Config{Store: db, Queue: line, Log: slog.New(slog.NewTextHandler(lb, nil))})
 	srv := httptest.NewServer(api)
 	tb.Cleanup(srv.Close)
 	return &fuzzEnv{db: db, srv: srv, log: lb}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/boxofficehq/boxoffice/payments"
 	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/realtime"
+	"github.com/boxofficehq/boxoffice/sale"
 	"github.com/boxofficehq/boxoffice/session"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
@@ -27,16 +29,19 @@ import (
 
 const testSecret = "test-secret-test-secret-test-secret"
 
-// env is one API server on the package's test database.
+// env is one API server on the package's test database, wired as serve wires
+// one replica.
 type env struct {
-	t      testing.TB
-	db     *store.DB
-	rdb    redis.UniversalClient
-	signer *session.Signer
-	srv    *httptest.Server
-	api    *web.Server
-	sales  *booking.Service
-	inv    *inventory.Inventory
+	t       testing.TB
+	db      *store.DB
+	rdb     redis.UniversalClient
+	srv     *httptest.Server
+	api     *web.Server
+	sales   *booking.Service
+	inv     *inventory.Inventory
+	line    *queue.Queue
+	sale    *sale.Service
+	listing *listing
 }
 
 func newEnv(t testing.TB, opts ...func(*web.Config)) *env {
@@ -54,14 +59,10 @@ func newEnvWith(t testing.TB, parts envParts, opts ...func(*web.Config)) *env {
 	t.Helper()
 	db := storetest.DB(t)
 	rdb := storetest.Redis(t)
-	signer := session.NewSigner(testSecret, time.Now)
-	line := queue.New(rdb, signer, time.Now)
-	var api *web.Server
-	hub := realtime.NewHub(rdb, realtime.Options{
-		OnAdmitted: func(eventID string, users []string) { api.OnAdmitted(eventID, users) },
-	})
+	line := queue.New(rdb, time.Now)
+	hub := realtime.NewHub(rdb, realtime.Options{})
 	t.Cleanup(func() { hub.Close() })
-	inv := inventory.New(rdb, time.Now)
+	inv := inventory.New(rdb, time.Now, queue.ActiveKey)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var (
 		provider payments.Provider = payments.NewTestProvider(db)
@@ -73,15 +74,52 @@ func newEnvWith(t testing.TB, parts envParts, opts ...func(*web.Config)) *env {
 	if parts.store != nil {
 		bs = parts.store(db)
 	}
-	sales := booking.New(bs, inv, provider, web.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
-	cfg := web.Config{Store: db, Line: line, Hub: hub, Booking: sales, Settler: sales, Inventory: inv, Log: log}
+	sales := booking.New(bs, inv, provider, sale.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
+	sessions := session.New(session.Config{Line: line, Signer: session.NewSigner(testSecret, time.Now), Holds: sales,
+		Store: db, Hub: hub, Log: log})
+	lst := &listing{DB: db, ids: map[string]bool{}}
+	onSale := sale.New(sale.Config{Queue: line, Sessions: sessions, Hub: hub, Inventory: inv, Store: lst, Redis: rdb,
+		Log: log, ListEvery: 100 * time.Millisecond})
+	cfg := web.Config{Store: db, Sessions: sessions, Sale: onSale, Queue: line, Hub: hub, Booking: sales, Settler: sales,
+		Inventory: inv, Log: log}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	api = web.New(cfg)
+	api := web.New(cfg)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, rdb: rdb, signer: signer, srv: srv, api: api, sales: sales, inv: inv}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); sessions.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &env{t: t, db: db, rdb: rdb, srv: srv, api: api, sales: sales, inv: inv, line: line, sale: onSale, listing: lst}
+}
+
+// listing is the events on sale among this test's own: the package's tests
+// share a database, and one test's controller must not step another's lines.
+type listing struct {
+	*store.DB
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+func (l *listing) add(eventID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ids[eventID] = true
+}
+
+func (l *listing) OnSale(ctx context.Context) ([]*store.Event, error) {
+	all, err := l.DB.OnSale(ctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var mine []*store.Event
+	for _, e := range all {
+		if l.ids[e.ID] {
+			mine = append(mine, e)
+		}
+	}
+	return mine, err
 }
 
 // response is a decoded answer.
@@ -191,7 +229,6 @@ func (e *env) seatedEvent(perRow int) string {
 // step runs one admission step for the event, as the controller does.
 func (e *env) step(ev *store.Event) {
 	e.t.Helper()
-	ctl := queue.NewController(queue.New(e.rdb, e.signer, time.Now), nil, e.api.OnStep, time.Second,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctl := queue.NewController(e.line, nil, e.sale.OnStep, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctl.Step(context.Background(), queue.EventOf(ev))
 }

@@ -75,18 +75,25 @@ func position(p float64) func(map[string]any) bool {
 	return func(m map[string]any) bool { return m["type"] == "queue.update" && m["position"] == p }
 }
 
-// runController steps the event's line on an instance until the test ends.
+// runController steps the event's line on an instance until the test ends, as
+// serve does: the events on sale with their supply, then each step's updates.
 func (e *env) runController(t *testing.T, eventID string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ev, err := e.db.Event(ctx, eventID)
-	require.NoError(t, err)
-	line := queue.New(e.rdb, e.signer, time.Now)
-	ctl := queue.NewController(line, func(context.Context) ([]queue.Event, error) {
-		return []queue.Event{queue.EventOf(ev)}, nil
-	}, e.api.OnStep, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	go ctl.Run(ctx)
+	e.runControllerUntil(t, ctx, eventID)
+}
+
+// runControllerUntil is runController until ctx ends (or the test does).
+func (e *env) runControllerUntil(t testing.TB, ctx context.Context, eventID string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	e.listing.add(eventID)
+	ctl := queue.NewController(e.line, e.sale.Events, e.sale.OnStep, 50*time.Millisecond,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	done := make(chan struct{})
+	go func() { defer close(done); ctl.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // Fans connected to two instances see their positions fall and their admission

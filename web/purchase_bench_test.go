@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -20,7 +19,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
-	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
@@ -169,12 +167,7 @@ func benchBoxoffice(b *testing.B, zone string, party int) {
 	for i := range tokens {
 		tokens[i], _ = e.fan()
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	ctl := queue.NewController(queue.New(e.rdb, e.signer, time.Now), func(context.Context) ([]queue.Event, error) {
-		return []queue.Event{queue.EventOf(ev)}, nil
-	}, e.api.OnStep, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	go ctl.Run(ctx)
+	e.runControllerUntil(b, context.Background(), ev.ID)
 
 	lat := &latencies{}
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: purchaseClients}}

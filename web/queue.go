@@ -10,27 +10,43 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/sale"
 	"github.com/boxofficehq/boxoffice/session"
 	"github.com/boxofficehq/boxoffice/store"
 )
 
-// Line is what the API needs from the waiting room; *queue.Queue satisfies it.
-type Line interface {
-	Join(ctx context.Context, ev queue.Event, userID string) (*queue.Place, error)
-	Status(ctx context.Context, ev queue.Event, userID string) (*queue.Place, error)
-	Leave(ctx context.Context, ev queue.Event, userID string) (*queue.Left, error)
-	Audit(ctx context.Context, ev queue.Event) (*queue.Audit, error)
-	Counts(ctx context.Context, eventID string) (*queue.Counts, error)
-	Numbers(ctx context.Context, eventID string, users []string) (map[string]int64, error)
-	Touch(ctx context.Context, eventID string, users []string) error
+// Sessions are the fans' shopping sessions at the front of the line: proving
+// one, leaving (which ends it), and booking (which may end it);
+// *session.Service satisfies it.
+type Sessions interface {
 	Session(ctx context.Context, ev queue.Event, userID, token string) (*session.Session, error)
+	Leave(ctx context.Context, ev queue.Event, userID string) (*queue.Left, error)
+	Booked(ctx context.Context, eventID, userID string) error
 }
 
-// placeResponse is a fan's place as API.md shows it.
+// Sale is a fan's standing in line with what the inventory means for them;
+// *sale.Service satisfies it.
+type Sale interface {
+	Join(ctx context.Context, ev *store.Event, userID string) (*sale.Standing, error)
+	Status(ctx context.Context, ev *store.Event, userID string) (*sale.Standing, error)
+}
+
+// Queue is what organizers and auditors read of the line; *queue.Queue satisfies it.
+type Queue interface {
+	Audit(ctx context.Context, ev queue.Event) (*queue.Audit, error)
+	Counts(ctx context.Context, eventID string) (*queue.Counts, error)
+}
+
+// placeResponse is a fan's place as the API shows it.
 type placeResponse struct {
 	*queue.Place
-	TicketsLeft int    `json:"tickets_left"`
-	Outlook     string `json:"outlook,omitempty"`
+	Session     *session.Session `json:"session,omitempty"`
+	TicketsLeft int              `json:"tickets_left"`
+	Outlook     queue.Outlook    `json:"outlook,omitempty"`
+}
+
+func placeOf(st *sale.Standing) placeResponse {
+	return placeResponse{Place: st.Place, Session: st.Session, TicketsLeft: st.TicketsLeft, Outlook: st.Outlook}
 }
 
 // eventCache keeps events for a second, so that a million fans polling their
@@ -75,24 +91,16 @@ func (s *Server) eventByID(ctx context.Context, id string) (*store.Event, error)
 	return ev, nil
 }
 
-func (s *Server) place(c echo.Context, ev *store.Event, p *queue.Place, status int) error {
-	r, err := s.withSupply(c.Request().Context(), ev, p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(status, r)
-}
-
 func (s *Server) joinQueue(c echo.Context) error {
 	ev, err := s.cachedEvent(c)
 	if err != nil {
 		return err
 	}
-	p, err := s.line.Join(c.Request().Context(), queue.EventOf(ev), currentUser(c).ID)
+	st, err := s.sale.Join(c.Request().Context(), ev, currentUser(c).ID)
 	if err != nil {
 		return lineError(err, ev)
 	}
-	return s.place(c, ev, p, http.StatusOK)
+	return c.JSON(http.StatusOK, placeOf(st))
 }
 
 func (s *Server) queueStatus(c echo.Context) error {
@@ -100,11 +108,11 @@ func (s *Server) queueStatus(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.line.Status(c.Request().Context(), queue.EventOf(ev), currentUser(c).ID)
+	st, err := s.sale.Status(c.Request().Context(), ev, currentUser(c).ID)
 	if err != nil {
 		return lineError(err, ev)
 	}
-	return s.place(c, ev, p, http.StatusOK)
+	return c.JSON(http.StatusOK, placeOf(st))
 }
 
 func (s *Server) leaveQueue(c echo.Context) error {
@@ -112,15 +120,9 @@ func (s *Server) leaveQueue(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	left, err := s.line.Leave(c.Request().Context(), queue.EventOf(ev), currentUser(c).ID)
+	left, err := s.sessions.Leave(c.Request().Context(), queue.EventOf(ev), currentUser(c).ID)
 	if err != nil {
 		return lineError(err, ev)
-	}
-	if left.Was == "admitted" {
-		// The session is over: its holds go back on sale now.
-		if err := s.booking.EndSession(c.Request().Context(), ev.ID, currentUser(c).ID, true); err != nil {
-			return err
-		}
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "left", "was": left.Was})
 }
@@ -130,7 +132,7 @@ func (s *Server) queueAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.line.Audit(c.Request().Context(), queue.EventOf(ev))
+	a, err := s.queue.Audit(c.Request().Context(), queue.EventOf(ev))
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,6 @@ type Store interface {
 	HoldsOf(ctx context.Context, userID string) ([]*store.Hold, error)
 	BookingsOf(ctx context.Context, userID string) ([]*store.Booking, error)
 	ActiveHoldsOfSession(ctx context.Context, eventID, userID string) ([]string, error)
-	OnSale(ctx context.Context) ([]*store.Event, error)
 	FirstDelivery(ctx context.Context, provider, id, typ string) (bool, error)
 	ForgetDelivery(ctx context.Context, provider, id string) error
 	ClaimIdempotencyKey(ctx context.Context, scope, key string, hash []byte) (store.Claim, error)
@@ -44,8 +43,11 @@ type Store interface {
 // Config wires a Server.
 type Config struct {
 	Store Store
-	// Line is the waiting room.
-	Line Line
+	// Sessions are the shopping sessions, Sale a fan's standing in line,
+	// Queue what organizers and auditors read of the line.
+	Sessions Sessions
+	Sale     Sale
+	Queue    Queue
 	// Hub serves live updates to this replica's WebSocket clients.
 	Hub Hub
 	// Booking sells tickets; Inventory counts them live.
@@ -66,17 +68,17 @@ type Config struct {
 // Server holds the API's dependencies. Build it with New.
 type Server struct {
 	store         Store
-	line          Line
+	sessions      Sessions
+	sale          Sale
+	queue         Queue
 	hub           Hub
 	booking       Booking
 	inv           Counter
 	webhooks      WebhookVerifier
 	settler       Settler
 	publishable   string
-	liveState     liveState
 	events        eventCache
 	tokens        tokenCache
-	supplies      supplyCache
 	pingRedis     func(ctx context.Context) error
 	log           *slog.Logger
 	secureCookies bool
@@ -89,14 +91,15 @@ type Server struct {
 func New(cfg Config) *Server {
 	s := &Server{
 		store:         cfg.Store,
-		line:          cfg.Line,
+		sessions:      cfg.Sessions,
+		sale:          cfg.Sale,
+		queue:         cfg.Queue,
 		hub:           cfg.Hub,
 		booking:       cfg.Booking,
 		inv:           cfg.Inventory,
 		webhooks:      cfg.Webhooks,
 		settler:       cfg.Settler,
 		publishable:   cfg.PublishableKey,
-		liveState:     liveState{open: map[string]bool{}, touched: map[string]time.Time{}},
 		pingRedis:     cfg.PingRedis,
 		log:           cfg.Log,
 		secureCookies: cfg.SecureCookies,

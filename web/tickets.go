@@ -12,7 +12,6 @@ import (
 	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/payments"
 	"github.com/boxofficehq/boxoffice/queue"
-	"github.com/boxofficehq/boxoffice/realtime"
 	"github.com/boxofficehq/boxoffice/store"
 )
 
@@ -74,7 +73,7 @@ func (s *Server) reserve(c echo.Context) error {
 	if len(slices.Compact(slices.Clone(r.Seats))) != len(r.Seats) {
 		return invalidField("seats", "name a seat twice")
 	}
-	sess, err := s.line.Session(c.Request().Context(), queue.EventOf(ev), u.ID, c.Request().Header.Get(sessionHeader))
+	sess, err := s.sessions.Session(c.Request().Context(), queue.EventOf(ev), u.ID, c.Request().Header.Get(sessionHeader))
 	if err != nil {
 		return err
 	}
@@ -173,7 +172,7 @@ func (s *Server) confirmPayment(c echo.Context) error {
 			Message: "the card was declined; try another card", Details: map[string]any{"payment_id": p.ID}}
 	}
 	if p.BookingID != "" {
-		s.doneShopping(ctx, p.EventID, p.UserID)
+		s.booked(ctx, p.EventID, p.UserID)
 	}
 	secret, err := s.booking.ClientSecret(ctx, p)
 	if err != nil {
@@ -221,16 +220,14 @@ func (s *Server) book(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.doneShopping(c.Request().Context(), b.EventID, u.ID)
+	s.booked(c.Request().Context(), b.EventID, u.ID)
 	return c.JSON(http.StatusOK, map[string]bookingJSON{"booking": bookingOf(b)})
 }
 
-// doneShopping ends the session of a fan who has booked and holds nothing more.
-func (s *Server) doneShopping(ctx context.Context, eventID, userID string) {
-	if left, err := s.store.ActiveHoldsOfSession(ctx, eventID, userID); err == nil && len(left) == 0 {
-		if ev, err := s.eventByID(ctx, eventID); err == nil {
-			_, _ = s.line.Leave(ctx, queue.EventOf(ev), userID)
-		}
+// booked ends the session of a fan who has booked and holds nothing more.
+func (s *Server) booked(ctx context.Context, eventID, userID string) {
+	if err := s.sessions.Booked(ctx, eventID, userID); err != nil {
+		s.log.WarnContext(ctx, "end the session of a fan who booked", "event", eventID, "err", err)
 	}
 }
 
@@ -304,29 +301,4 @@ type Booking interface {
 // Counter reads live counts without PostgreSQL; *inventory.Inventory satisfies it.
 type Counter interface {
 	Counts(ctx context.Context, eventID string) ([]inventory.ZoneCounts, error)
-}
-
-// Notifier publishes what booking changes to every replica's live clients.
-type Notifier struct {
-	Hub       Hub
-	Inventory Counter
-}
-
-// TicketsChanged publishes a zone's new availability and its changed seats.
-func (n Notifier) TicketsChanged(ctx context.Context, eventID, zoneID string, seats map[string]string) {
-	if counts, err := n.Inventory.Counts(ctx, eventID); err == nil {
-		for _, z := range counts {
-			if z.ZoneID == zoneID {
-				_ = n.Hub.Publish(ctx, eventID, realtime.Message{Type: realtime.TypeAvailabilityUpdate, ZoneID: zoneID, AvailableTickets: z.Available})
-			}
-		}
-	}
-	if len(seats) > 0 {
-		_ = n.Hub.Publish(ctx, eventID, realtime.Message{Type: realtime.TypeSeatUpdate, ZoneID: zoneID, Seats: seats})
-	}
-}
-
-// HoldExpired tells the fan whose reservation ran out.
-func (n Notifier) HoldExpired(ctx context.Context, h *store.Hold) {
-	_ = n.Hub.Publish(ctx, h.EventID, realtime.Message{Type: realtime.TypeReservationExpired, UserID: h.UserID, ReservationID: h.ID})
 }

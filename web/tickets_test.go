@@ -155,10 +155,10 @@ func TestReserveRefusals(t *testing.T) {
 // included.
 func (e *env) stepLine(eventID string) {
 	e.t.Helper()
-	events, err := e.api.LineEvents(context.Background())
+	e.listing.add(eventID)
+	events, err := e.sale.Events(context.Background())
 	require.NoError(e.t, err)
-	ctl := queue.NewController(queue.New(e.rdb, e.signer, time.Now), nil, e.api.OnStep, time.Second,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctl := queue.NewController(e.line, nil, e.sale.OnStep, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	for _, ev := range events {
 		if ev.ID == eventID {
 			ctl.Step(context.Background(), ev)

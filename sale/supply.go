@@ -1,0 +1,67 @@
+package sale
+
+import (
+	"context"
+	"time"
+
+	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/store"
+)
+
+// supplyTTL bounds how stale the counts behind tickets_left and outlook are.
+const supplyTTL = 250 * time.Millisecond
+
+type cachedSupply struct {
+	s  queue.Supply
+	at time.Time
+}
+
+// supply is the event's inventory as the line sees it: live counts from Redis,
+// or PostgreSQL's while Redis has not loaded the event. Status calls take it
+// from a cache; each step reads it fresh (and refreshes the cache) so that a
+// sell-out stops admission at the very next step.
+func (s *Service) supply(ctx context.Context, ev *store.Event, fresh bool) (queue.Supply, error) {
+	s.mu.Lock()
+	hit, ok := s.supplies[ev.ID]
+	s.mu.Unlock()
+	if ok && !fresh && s.now().Sub(hit.at) < supplyTTL {
+		return hit.s, nil
+	}
+	var sup queue.Supply
+	counts, err := s.inv.Counts(ctx, ev.ID)
+	if err != nil || len(counts) == 0 {
+		sup = queue.Supply{Available: ev.AvailableTickets, Held: ev.ReservedTickets, Booked: ev.BookedTickets}
+	}
+	for _, z := range counts {
+		sup.Available += z.Available
+		sup.Held += z.Held
+		sup.Booked += z.Booked
+	}
+	line, err := s.queue.Counts(ctx, ev.ID)
+	if err != nil {
+		return sup, err
+	}
+	sup.Shoppers, sup.Admitted = line.Active+line.Pending, line.Admitted
+	s.mu.Lock()
+	if len(s.supplies) > 10_000 {
+		s.supplies = map[string]cachedSupply{}
+	}
+	s.supplies[ev.ID] = cachedSupply{s: sup, at: s.now()}
+	s.mu.Unlock()
+	return sup, nil
+}
+
+// supplyOf is the supply of an event known only by id: as the step before read
+// it, or read now.
+func (s *Service) supplyOf(ctx context.Context, eventID string) (queue.Supply, error) {
+	s.mu.Lock()
+	e := s.listed[eventID]
+	s.mu.Unlock()
+	if e == nil {
+		var err error
+		if e, err = s.store.Event(ctx, eventID); err != nil {
+			return queue.Supply{}, err
+		}
+	}
+	return s.supply(ctx, e, false)
+}
