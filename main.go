@@ -10,8 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,6 +26,7 @@ import (
 	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/payments"
 	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/ratelimit"
 	"github.com/boxofficehq/boxoffice/realtime"
 	"github.com/boxofficehq/boxoffice/sale"
 	"github.com/boxofficehq/boxoffice/session"
@@ -29,22 +34,8 @@ import (
 	"github.com/boxofficehq/boxoffice/web"
 )
 
-const usage = `usage: boxoffice <command> [flags]
-
-commands:
-  serve                    migrate the database and serve the API
-  migrate [up|down|version] apply or inspect the database schema
-  demo                     create the demo organizer and concert (safe to repeat)
-  healthcheck              exit 0 when the local server answers /healthz
-  payments reconcile       settle payments that succeeded without a booking or a refund
-  verify-shuffle [-join-id ID] <audit URL|file|->
-                           recompute a lobby's shuffled order from its audit
-
-Every setting comes from the environment and may be overridden by a flag;
-run "boxoffice <command> -h" for the list.`
-
 // errUsage marks a mistake on the command line and errHelp a request for help;
-// either has been answered on stderr already.
+// either has been answered already.
 var (
 	errUsage = errors.New("usage")
 	errHelp  = errors.New("help")
@@ -60,23 +51,31 @@ func main() {
 	}
 	if err != nil {
 		if !errors.Is(err, errUsage) {
-			fmt.Fprintln(os.Stderr, "boxoffice:", err)
+			fmt.Fprintln(os.Stderr, "boxoffice: "+oneLine(err))
 		}
 		os.Exit(1)
 	}
 }
 
+// oneLine is an error as one line: some drivers' errors span several (pgx lists
+// each address it tried on its own line).
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+
 func run(ctx context.Context, log *slog.Logger, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
-		return errUsage
-	}
-	cmd, args := args[0], args[1:]
-	cfg, err := loadConfig(cmd, args, getenv, stderr)
+	cmd, args, err := parseCommand(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	switch cmd {
+	cfg, err := loadConfig(cmd, args, getenv, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(redisCommands, cmd.name) {
+		// go-redis logs through one process-wide logger (pool dial failures,
+		// pub/sub reconnects): as throttled warnings in our log, not text on stderr.
+		redis.SetLogger(redisLog{slog.New(web.Throttle(log.Handler(), 10*time.Second))})
+	}
+	switch cmd.name {
 	case "serve":
 		return serve(ctx, log, cfg)
 	case "migrate":
@@ -87,13 +86,27 @@ func run(ctx context.Context, log *slog.Logger, args []string, getenv func(strin
 		return healthcheck(ctx, cfg)
 	case "verify-shuffle":
 		return verifyShuffle(ctx, cfg, stdout)
-	case "payments":
+	case "payments reconcile":
 		return reconcile(ctx, log, cfg, stdout)
 	}
-	panic("unreachable: loadConfig accepts only known commands")
+	panic("unreachable: parseCommand accepts only known commands")
+}
+
+// redisLog hands go-redis's messages to slog.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.WarnContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
 }
 
 func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
+	// Listen before anything else, so that a busy port fails at once, and before
+	// "serving" is logged.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("BOXOFFICE_ADDR %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
 	pool, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
@@ -108,7 +121,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 	if cfg.OrganizerEmail != "" {
 		u, changed, err := db.EnsureOrganizer(ctx, store.Registration{Name: "Organizer", Email: cfg.OrganizerEmail, Password: cfg.OrganizerPassword})
 		if err != nil {
-			return fmt.Errorf("BOXOFFICE_ORGANIZER_EMAIL: %w", err)
+			return fmt.Errorf("organizer account (BOXOFFICE_ORGANIZER_EMAIL): %w", err)
 		}
 		log.Info("organizer account ready", "email", u.Email, "changed", changed)
 	}
@@ -133,6 +146,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 		Store: db, Sessions: sessions, Sale: onSale, Queue: line, Hub: hub, Booking: sales, Settler: sales, Inventory: inv, Log: log,
 		SecureCookies: cfg.SecureCookies,
 		PingRedis:     func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		Limits:        webLimits(cfg, rdb),
 	}
 	if stripe != nil {
 		webCfg.Webhooks, webCfg.PublishableKey = stripe, stripe.PublishableKey()
@@ -155,19 +169,13 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 	go sales.RunSettler(ctx, time.Second)
 	go purgeIdempotencyKeys(ctx, db, log)
 
-	srv := &http.Server{
-		Addr:              cfg.Addr,
-		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	srv := api.HTTPServer(context.WithoutCancel(ctx))
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("serving", "addr", cfg.Addr)
+	go func() { errc <- srv.Serve(api.Listener(ln)) }()
+	log.Info("serving", "addr", ln.Addr().String(), "max_conns", cfg.MaxConns, "max_live", cfg.MaxLive)
 	select {
 	case err := <-errc:
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
 	// SIGTERM: stop accepting, let in-flight requests finish, tell live clients
@@ -185,23 +193,67 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 	return nil
 }
 
+// pgConnectTimeout bounds each new PostgreSQL connection unless DATABASE_URL
+// sets connect_timeout; queries are bounded by the request deadline.
+const pgConnectTimeout = 5 * time.Second
+
 func openDB(ctx context.Context, cfg *config) (*pgxpool.Pool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return store.Open(ctx, cfg.DatabaseURL, true)
+	pool, err := store.Open(ctx, withConnectTimeout(cfg.DatabaseURL), true)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL %s: %w", redact(cfg.DatabaseURL), err)
+	}
+	return pool, nil
 }
+
+func withConnectTimeout(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Query().Has("connect_timeout") {
+		return raw
+	}
+	q := u.Query()
+	q.Set("connect_timeout", strconv.Itoa(int(pgConnectTimeout.Seconds())))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Redis answers in well under a millisecond. These bound what a sick one costs:
+// a command that gets no answer fails after redisTimeout, and is tried once
+// more on a fresh connection; a request's deadline cuts either short.
+const (
+	redisTimeout     = 500 * time.Millisecond
+	redisDialTimeout = time.Second
+)
 
 // openRedis connects to REDIS_URL: one node, or a cluster when the URL names
 // several nodes (redis://host1:6379?addr=host2:6379&addr=host3:6379).
 func openRedis(ctx context.Context, cfg *config) (redis.UniversalClient, error) {
-	rdb := redis.NewUniversalClient(cfg.redisOptions)
+	o := *cfg.redisOptions
+	o.DialTimeout, o.DialerRetries = redisDialTimeout, 1
+	o.ReadTimeout, o.WriteTimeout = redisTimeout, redisTimeout
+	o.PoolTimeout, o.MaxRetries = redisDialTimeout, 1
+	o.ContextTimeoutEnabled = true
+	rdb := redis.NewUniversalClient(&o)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
-		return nil, fmt.Errorf("connect redis: %w", err)
+		return nil, fmt.Errorf("REDIS_URL %s: connect redis: %w", redact(cfg.RedisURL), err)
 	}
 	return rdb, nil
+}
+
+// webLimits are the API's limits as configured; rate limits live in Redis
+// under "rl".
+func webLimits(cfg *config, rdb redis.UniversalClient) web.Limits {
+	return web.Limits{
+		BodyTimeout: cfg.BodyTimeout, RequestTimeout: cfg.RequestTimeout,
+		MaxConns: cfg.MaxConns, MaxLive: cfg.MaxLive, LivePerAddress: cfg.LivePerAddress, LivePerFan: cfg.LivePerFan,
+		TrustedProxies: cfg.TrustedProxies,
+		Rates:          ratelimit.New(rdb, "rl"),
+		SignIn:         cfg.RateSignIn, SignUp: cfg.RateSignUp, Join: cfg.RateJoin, SignInBackoff: signInBackoff,
+	}
 }
 
 func migrateCmd(ctx context.Context, cfg *config, stdout io.Writer) error {

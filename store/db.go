@@ -39,6 +39,9 @@ type DB struct {
 	BcryptCost int
 	// Now is the clock; tests move it.
 	Now func() time.Time
+
+	// passwords checks passwords (users.go); its zero value uses bcrypt.
+	passwords passwordChecker
 }
 
 // New runs the store on c: a pool, or a transaction the caller ends.

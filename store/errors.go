@@ -20,7 +20,21 @@ func invalid(field, format string, args ...any) error {
 }
 
 // printable refuses control characters (PostgreSQL cannot store NUL in text, and
-// no name needs a tab or a bell).
+// no name needs a tab or a bell) and the bidirectional controls that let a name
+// display as something else: an override can make "Organizer\u202Eresu" read as
+// a different name in every page and ticket that shows it.
 func printable(s string) bool {
-	return !strings.ContainsFunc(s, unicode.IsControl)
+	return !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || bidiControl(r) })
+}
+
+// bidiControl reports the embeddings, overrides and isolates (U+202A–U+202E,
+// U+2066–U+2069) and the direction marks (U+200E, U+200F, U+061C).
+func bidiControl(r rune) bool {
+	switch {
+	case r >= '\u202A' && r <= '\u202E', r >= '\u2066' && r <= '\u2069':
+		return true
+	case r == '\u200E', r == '\u200F', r == '\u061C':
+		return true
+	}
+	return false
 }

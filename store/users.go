@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -134,15 +135,45 @@ func (db *DB) Authenticate(ctx context.Context, email, password string) (*User, 
 	)
 	err := db.pool.QueryRow(ctx, q, strings.TrimSpace(email)).Scan(&u.ID, &u.Name, &u.Email, &u.Role, &hash)
 	if err != nil {
-		if err = translate(err); errors.Is(err, ErrNotFound) {
-			return nil, ErrBadCredentials
+		if err = translate(err); !errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("look up user: %w", err)
 		}
-		return nil, fmt.Errorf("look up user: %w", err)
+		// An unknown email costs the same bcrypt comparison as a known one, so
+		// the answer's timing does not tell which emails have accounts.
+		_ = db.passwords.compare(db.passwords.dummy(db.bcryptCost()), []byte(password))
+		return nil, ErrBadCredentials
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
+	if db.passwords.compare(hash, []byte(password)) != nil {
 		return nil, ErrBadCredentials
 	}
 	return &u, nil
+}
+
+// passwordChecker compares passwords with their bcrypt hashes. Its zero value
+// is ready to use.
+type passwordChecker struct {
+	// compared, when set, hears of every comparison (tests count them).
+	compared func()
+
+	once      sync.Once
+	dummyHash []byte
+}
+
+func (p *passwordChecker) compare(hash, password []byte) error {
+	if p.compared != nil {
+		p.compared()
+	}
+	return bcrypt.CompareHashAndPassword(hash, password)
+}
+
+// dummy is a hash of a random password at the cost new accounts get, made once.
+func (p *passwordChecker) dummy(cost int) []byte {
+	p.once.Do(func() {
+		var pw [16]byte
+		_, _ = rand.Read(pw[:])
+		p.dummyHash, _ = bcrypt.GenerateFromPassword(pw[:], cost)
+	})
+	return p.dummyHash
 }
 
 // UserByEmail returns the account with this email, whatever its case.

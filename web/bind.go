@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -80,12 +82,35 @@ func jsonKind(goKind string) string {
 	return goKind
 }
 
-// readError answers a body that could not be read: too large (echo's BodyLimit)
-// or cut off.
+// readError answers a body that could not be read: too large (echo's BodyLimit),
+// too slow (Limits.BodyTimeout) or cut off.
 func readError(err error) error {
-	var he *echo.HTTPError
-	if errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
+	var (
+		he *echo.HTTPError
+		ne net.Error
+	)
+	switch {
+	case errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge:
 		return newError(http.StatusRequestEntityTooLarge, "too_large", "the request body is larger than 1 MB")
+	case errors.As(err, &ne) && ne.Timeout():
+		return newError(http.StatusRequestTimeout, "request_timeout", "the request body did not arrive in time")
 	}
 	return newError(http.StatusBadRequest, "bad_request", "could not read the request body")
+}
+
+// requireJSON refuses a body that is not declared as JSON (a missing
+// Content-Type included) on every route but Stripe's webhook. A cross-site form
+// can send text/plain without asking the browser's permission; JSON it cannot.
+func (s *Server) requireJSON(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength == 0 || r.Method == http.MethodGet || c.Path() == "/api/v1/webhooks/stripe" {
+			return next(c)
+		}
+		if t, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); err != nil || t != echo.MIMEApplicationJSON {
+			return newError(http.StatusUnsupportedMediaType, "unsupported_media_type",
+				"send the body as JSON, with Content-Type: application/json")
+		}
+		return next(c)
+	}
 }

@@ -60,6 +60,7 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	refused  *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -73,14 +74,18 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Help:    "Time to answer HTTP requests, by route.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "boxoffice_refused_total",
+			Help: "Connections and requests refused by a limit, by limit.",
+		}, []string{"limit"}),
 	}
-	reg.MustRegister(m.requests, m.latency,
+	reg.MustRegister(m.requests, m.latency, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-// observe counts and times every request under its route pattern (never the raw
-// path, which would give each event id its own series).
+// observe counts, times and logs every request under its route pattern (never
+// the raw path, which would give each event id its own series).
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -92,9 +97,10 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		method := c.Request().Method
+		method := methodOf(c)
 		s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(c.Response().Status)).Inc()
 		s.metrics.latency.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
+		s.accessLog(c, method, route, start)
 		return nil
 	}
 }

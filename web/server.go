@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -63,6 +64,8 @@ type Config struct {
 	Log       *slog.Logger
 	// SecureCookies marks the sign-in cookie Secure (behind HTTPS).
 	SecureCookies bool
+	// Limits bound what clients may take of this replica.
+	Limits Limits
 }
 
 // Server holds the API's dependencies. Build it with New.
@@ -81,6 +84,9 @@ type Server struct {
 	tokens        tokenCache
 	pingRedis     func(ctx context.Context) error
 	log           *slog.Logger
+	warn          *slog.Logger // throttled: expected trouble, once per warnEvery
+	limits        Limits
+	caps          liveCaps
 	secureCookies bool
 	echo          *echo.Echo
 	metrics       *metrics
@@ -102,21 +108,26 @@ func New(cfg Config) *Server {
 		publishable:   cfg.PublishableKey,
 		pingRedis:     cfg.PingRedis,
 		log:           cfg.Log,
+		limits:        cfg.Limits,
+		caps:          liveCaps{byKey: map[string]int{}},
 		secureCookies: cfg.SecureCookies,
 		echo:          echo.New(),
 		registry:      prometheus.NewRegistry(),
 	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.warn = slog.New(Throttle(s.log.Handler(), warnEvery))
 	s.metrics = newMetrics(s.registry)
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = s.handleError
-	e.Use(s.requestID, s.observe, s.recoverPanics, middleware.BodyLimit("1M"), s.authenticate)
+	e.HTTPErrorHandler = s.answerError
+	e.IPExtractor = s.clientIP
+	e.Use(s.requestID, s.observe, s.recoverPanics, s.requestDeadline, s.bodyDeadline, middleware.BodyLimit("1M"),
+		s.requireJSON, s.authenticate, s.limitRates)
 	s.routes()
 	return s
 }
-
-// ServeHTTP makes the Server an http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
 func (s *Server) routes() {
 	e := s.echo
@@ -143,7 +154,7 @@ func (s *Server) routes() {
 	api.GET("/events/:id/queue", s.queueStatus, s.requireUser)
 	api.DELETE("/events/:id/queue", s.leaveQueue, s.requireUser)
 	api.GET("/events/:id/queue/audit", s.queueAudit)
-	api.GET("/events/:id/live", s.live)
+	api.GET("/events/:id/live", s.live, s.capLive)
 
 	api.POST("/tickets/reserve", s.reserve, s.requireUser)
 	api.GET("/reservations/:id", s.getReservation, s.requireUser)
@@ -163,22 +174,35 @@ func (s *Server) healthz(c echo.Context) error {
 }
 
 // readyz answers 503 while PostgreSQL or Redis is unreachable, so the load
-// balancer sends traffic elsewhere.
+// balancer sends traffic elsewhere. It names the failing dependency; the error
+// itself, which may hold a host or user name, goes to the log.
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	checks := map[string]string{"postgres": "ok", "redis": "ok"}
-	status := http.StatusOK
-	if err := s.store.Ping(ctx); err != nil {
-		checks["postgres"], status = err.Error(), http.StatusServiceUnavailable
-	}
-	if s.pingRedis != nil {
-		if err := s.pingRedis(ctx); err != nil {
-			checks["redis"], status = err.Error(), http.StatusServiceUnavailable
+	checks := map[string]func(context.Context) error{"postgres": s.store.Ping, "redis": s.pingRedis}
+	var (
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		answer = map[string]string{}
+		status = http.StatusOK
+	)
+	for name, ping := range checks {
+		answer[name] = "ok"
+		if ping == nil {
+			continue
 		}
+		wg.Go(func() {
+			if err := ping(ctx); err != nil {
+				mu.Lock()
+				answer[name], status = "unreachable", http.StatusServiceUnavailable
+				mu.Unlock()
+				s.warn.WarnContext(ctx, "not ready: "+name+" unreachable", "err", err)
+			}
+		})
 	}
+	wg.Wait()
 	if status != http.StatusOK {
 		c.Response().Header().Set("Retry-After", "5")
 	}
-	return c.JSON(status, checks)
+	return c.JSON(status, answer)
 }
