@@ -22,14 +22,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/boxofficehq/boxoffice/booking"
-	"github.com/boxofficehq/boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/app"
 	"github.com/boxofficehq/boxoffice/payments"
-	"github.com/boxofficehq/boxoffice/queue"
-	"github.com/boxofficehq/boxoffice/ratelimit"
-	"github.com/boxofficehq/boxoffice/realtime"
-	"github.com/boxofficehq/boxoffice/sale"
-	"github.com/boxofficehq/boxoffice/session"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/web"
 )
@@ -130,67 +124,45 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 		return err
 	}
 	defer rdb.Close()
-
-	line := queue.New(rdb, time.Now)
-	inv := inventory.New(rdb, time.Now, queue.ActiveKey)
-	hub := realtime.NewHub(rdb, realtime.Options{Log: log})
 	provider, stripe, err := paymentProvider(cfg, db)
 	if err != nil {
 		return err
 	}
-	sales := booking.New(db, inv, provider, sale.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
-	sessions := session.New(session.Config{Line: line, Signer: session.NewSigner(cfg.Secret, time.Now), Holds: sales,
-		Store: db, Hub: hub, Log: log})
-	onSale := sale.New(sale.Config{Queue: line, Sessions: sessions, Hub: hub, Inventory: inv, Store: db, Redis: rdb, Log: log})
-	webCfg := web.Config{
-		Store: db, Sessions: sessions, Sale: onSale, Queue: line, Hub: hub, Booking: sales, Settler: sales, Inventory: inv, Log: log,
-		SecureCookies: cfg.SecureCookies,
-		PingRedis:     func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
-		Limits:        webLimits(cfg, rdb),
-	}
-	if stripe != nil {
-		webCfg.Webhooks, webCfg.PublishableKey = stripe, stripe.PublishableKey()
-	}
-	api := web.New(webCfg)
-	controller := queue.NewController(line, onSale.Events, onSale.OnStep, 200*time.Millisecond, log)
-	go controller.Run(ctx)
-	go sessions.Run(ctx)
-	go sales.RunExpiry(ctx, 250*time.Millisecond)
-	eventsOnSale := func(ctx context.Context) ([]string, error) {
-		events, err := db.OnSale(ctx)
-		ids := make([]string, len(events))
-		for i, e := range events {
-			ids[i] = e.ID
-		}
-		return ids, err
-	}
-	go sales.RunDriftCheck(ctx, eventsOnSale, 30*time.Second)
-	go sales.RunReaper(ctx, eventsOnSale, 2*time.Second)
-	go sales.RunSettler(ctx, time.Second)
-	go purgeIdempotencyKeys(ctx, db, log)
+	a := app.New(db, rdb, app.Config{Secret: cfg.Secret, SecureCookies: cfg.SecureCookies, Limits: webLimits(cfg),
+		Provider: provider, Stripe: stripe, Log: log})
+	loops, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoops()
+	loopsDone := make(chan struct{})
+	go func() { defer close(loopsDone); a.Run(loops) }()
 
-	srv := api.HTTPServer(context.WithoutCancel(ctx))
+	srv := a.API.HTTPServer(context.WithoutCancel(ctx))
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(api.Listener(ln)) }()
+	go func() { errc <- srv.Serve(a.API.Listener(ln)) }()
 	log.Info("serving", "addr", ln.Addr().String(), "max_conns", cfg.MaxConns, "max_live", cfg.MaxLive)
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
+	case err = <-errc:
+		err = fmt.Errorf("serve on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
+		// SIGTERM: stop accepting and let in-flight requests finish.
+		log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+		defer cancel()
+		if serr := srv.Shutdown(shutdownCtx); serr != nil {
+			err = fmt.Errorf("shutdown: %w", serr)
+		}
 	}
-	// SIGTERM: stop accepting, let in-flight requests finish, tell live clients
-	// to reconnect elsewhere, then close pools.
-	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	// Then the loops end, live clients are told to reconnect elsewhere, and
+	// only then do the pools close: no loop ever queries a closed pool.
+	stopLoops()
+	<-loopsDone
+	log.Info("background loops ended")
+	if cerr := a.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close live clients: %w", cerr)
 	}
-	if err := hub.Close(); err != nil {
-		return fmt.Errorf("close live clients: %w", err)
-	}
+	_ = rdb.Close()
+	pool.Close()
 	log.Info("stopped")
-	return nil
+	return err
 }
 
 // pgConnectTimeout bounds each new PostgreSQL connection unless DATABASE_URL
@@ -244,14 +216,13 @@ func openRedis(ctx context.Context, cfg *config) (redis.UniversalClient, error) 
 	return rdb, nil
 }
 
-// webLimits are the API's limits as configured; rate limits live in Redis
-// under "rl".
-func webLimits(cfg *config, rdb redis.UniversalClient) web.Limits {
+// webLimits are the API's limits as configured; the app keeps their rate
+// limits in Redis.
+func webLimits(cfg *config) web.Limits {
 	return web.Limits{
 		BodyTimeout: cfg.BodyTimeout, RequestTimeout: cfg.RequestTimeout,
 		MaxConns: cfg.MaxConns, MaxLive: cfg.MaxLive, LivePerAddress: cfg.LivePerAddress, LivePerFan: cfg.LivePerFan,
 		TrustedProxies: cfg.TrustedProxies,
-		Rates:          ratelimit.New(rdb, "rl"),
 		SignIn:         cfg.RateSignIn, SignUp: cfg.RateSignUp, Join: cfg.RateJoin, SignInBackoff: signInBackoff,
 	}
 }
@@ -319,10 +290,9 @@ func reconcile(ctx context.Context, log *slog.Logger, cfg *config, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	inv := inventory.New(rdb, time.Now, queue.ActiveKey)
-	hub := realtime.NewHub(rdb, realtime.Options{Log: log})
-	defer hub.Close()
-	sales := booking.New(db, inv, provider, sale.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
+	a := app.New(db, rdb, app.Config{Secret: cfg.Secret, Provider: provider, Log: log})
+	defer a.Close()
+	sales := a.Sales
 	done, err := sales.Reconcile(ctx)
 	for _, d := range done {
 		fmt.Fprintf(stdout, "%s\t%s\t%s\n", d.PaymentID, d.ProviderRef, d.Outcome)
@@ -332,21 +302,4 @@ func reconcile(ctx context.Context, log *slog.Logger, cfg *config, stdout io.Wri
 	}
 	fmt.Fprintf(stdout, "%d %s payments looked at\n", len(done), provider.Name())
 	return nil
-}
-
-// purgeIdempotencyKeys deletes stored answers past their 24 hours, hourly; any
-// replica may do it, the delete is the same.
-func purgeIdempotencyKeys(ctx context.Context, db *store.DB, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := db.PurgeIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
-			log.WarnContext(ctx, "purge idempotency keys", "err", err)
-		}
-	}
 }

@@ -55,6 +55,8 @@ func (l *jsonLog) records() []map[string]any {
 type served struct {
 	base string
 	log  *jsonLog
+	// stop ends serve as SIGTERM does and returns what run returned.
+	stop func() error
 }
 
 func startServe(t *testing.T, env map[string]string) *served {
@@ -75,19 +77,31 @@ func startServe(t *testing.T, env map[string]string) *served {
 		done <- run(ctx, slog.New(slog.NewJSONHandler(logs, nil)), []string{"serve"},
 			func(k string) string { return vars[k] }, io.Discard, io.Discard)
 	}()
+	var (
+		once    sync.Once
+		stopErr error
+	)
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(30 * time.Second):
+				stopErr = errors.New("serve did not stop within 30 s")
+			}
+		})
+		return stopErr
+	}
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30 s")
+		if err := stop(); err != nil && !errors.Is(err, context.Canceled) {
+			t.Error(err)
 		}
 	})
 	deadline := time.After(30 * time.Second)
 	for {
 		for _, r := range logs.records() {
 			if r["msg"] == "serving" {
-				return &served{base: "http://" + r["addr"].(string), log: logs}
+				return &served{base: "http://" + r["addr"].(string), log: logs, stop: stop}
 			}
 		}
 		select {
@@ -330,4 +344,50 @@ func TestHungRedisFailsFast(t *testing.T) {
 		require.Less(t, took, 2*time.Second, "%s %s took %s", req[0], req[1], took)
 	}
 	proxy.hung.Store(false)
+}
+
+// SIGTERM drains: a request in flight when it comes still gets its answer; then
+// the background loops end, live clients are told to go, and only then do the
+// pools close, so no loop ever queries a closed pool.
+func TestServeStopsCleanly(t *testing.T) {
+	s := startServe(t, map[string]string{"BOXOFFICE_SHUTDOWN_GRACE": "10s"})
+	conn, err := s.dialFrom("127.0.0.1")
+	require.NoError(t, err)
+	defer conn.Close()
+	body := fmt.Sprintf(`{"name":"Late","email":"%s@example.com","password":"correct-horse"}`, strings.ToLower(strings.Repeat("x", 8)+fmt.Sprint(time.Now().UnixNano())))
+	head := fmt.Sprintf("POST /api/v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+	_, err = conn.Write([]byte(head + body[:10]))
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond) // the request is in the server's hands
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.stop() }()
+	require.Eventually(t, func() bool { return s.logged("shutting down") }, 10*time.Second, 10*time.Millisecond)
+	_, err = conn.Write([]byte(body[10:]))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, answered(conn, 10*time.Second), "the request in flight is answered")
+	require.NoError(t, <-stopped)
+
+	var order []string
+	for _, r := range s.log.records() {
+		msg, _ := r["msg"].(string)
+		require.NotContains(t, strings.ToLower(fmt.Sprint(r)), "closed pool", "a loop ran after the pool closed: %v", r)
+		switch {
+		case msg == "shutting down" || msg == "background loops ended" || msg == "stopped":
+			order = append(order, msg)
+		case len(order) >= 2:
+			t.Errorf("logged after the loops ended: %v", r)
+		}
+	}
+	// "stopped" is logged once the pools are closed.
+	require.Equal(t, []string{"shutting down", "background loops ended", "stopped"}, order)
+}
+
+func (s *served) logged(msg string) bool {
+	for _, r := range s.log.records() {
+		if r["msg"] == msg {
+			return true
+		}
+	}
+	return false
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -85,8 +86,12 @@ type Notifier interface {
 }
 
 // Service runs the flow. Safe for concurrent use, on every replica at once.
+// Its passes (ExpireDue, SettleDue, ReapPhantoms, CheckDrift, Repair) are run
+// on a schedule by their owner (app).
 type Service struct {
 	rebuilds singleflight.Group // one rebuild per event at a time per replica
+	mu       sync.Mutex
+	repairs  map[string]bool // events whose Redis inventory was found wrong
 	store    Store
 	inv      Inventory
 	provider payments.Provider
@@ -279,22 +284,6 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// RunExpiry ends due holds every interval until ctx ends.
-func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := s.ExpireDue(ctx); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "expire holds", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // ReapPhantoms frees the event's holds that Redis decided and the database
 // never recorded, because the replica between the two died: unconfirmed long
 // after their write could have finished. Holds the database has are confirmed.
@@ -404,51 +393,30 @@ func (s *Service) CheckDrift(ctx context.Context, eventID string) (repaired bool
 	return false, nil
 }
 
-// RunDriftCheck checks every event on sale every interval, until ctx ends.
-func (s *Service) RunDriftCheck(ctx context.Context, events func(ctx context.Context) ([]string, error), interval time.Duration) {
-	s.everyEvent(ctx, "drift check", events, interval, func(ctx context.Context, id string) error {
-		_, err := s.CheckDrift(ctx, id)
-		return err
-	})
+// rebuildSoon marks the event's Redis inventory as wrong, for Repair to rebuild:
+// the request that found it out does not wait for the rebuild.
+func (s *Service) rebuildSoon(eventID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.repairs == nil {
+		s.repairs = map[string]bool{}
+	}
+	s.repairs[eventID] = true
 }
 
-// RunReaper frees phantom holds of every event on sale every interval.
-func (s *Service) RunReaper(ctx context.Context, events func(ctx context.Context) ([]string, error), interval time.Duration) {
-	s.everyEvent(ctx, "free phantom holds", events, interval, func(ctx context.Context, id string) error {
-		_, err := s.ReapPhantoms(ctx, id)
-		return err
-	})
-}
-
-func (s *Service) everyEvent(ctx context.Context, what string, events func(ctx context.Context) ([]string, error),
-	interval time.Duration, do func(ctx context.Context, eventID string) error) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		ids, err := events(ctx)
-		if err != nil {
-			s.log.WarnContext(ctx, "list events for "+what, "err", err)
-			continue
-		}
-		for _, id := range ids {
-			if err := do(ctx, id); err != nil && ctx.Err() == nil {
-				s.log.WarnContext(ctx, what, "event", id, "err", err)
-			}
+// Repair rebuilds the events marked as wrong since the last call; one that
+// fails stays marked for the next.
+func (s *Service) Repair(ctx context.Context) error {
+	s.mu.Lock()
+	due := s.repairs
+	s.repairs = nil
+	s.mu.Unlock()
+	var errs []error
+	for id := range due {
+		if err := s.Rebuild(ctx, id); err != nil {
+			s.rebuildSoon(id)
+			errs = append(errs, err)
 		}
 	}
-}
-
-func (s *Service) rebuildSoon(eventID string) {
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := s.Rebuild(ctx, eventID); err != nil {
-			s.log.Warn("rebuild inventory", "event", eventID, "err", err)
-		}
-	}()
+	return errors.Join(errs...)
 }

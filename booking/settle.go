@@ -79,22 +79,6 @@ func (s *Service) settleAll(ctx context.Context, ps []*payments.Payment) ([]Sett
 	return done, errors.Join(errs...)
 }
 
-// RunSettler settles due payments every interval until ctx ends.
-func (s *Service) RunSettler(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := s.SettleDue(ctx, 100); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "settle payments", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // settleOne moves one payment on as far as it can go now.
 func (s *Service) settleOne(ctx context.Context, p *payments.Payment) (string, error) {
 	if p.RefundDue {

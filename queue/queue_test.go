@@ -46,7 +46,7 @@ func newFixture(t testing.TB, maxActive int) *fixture {
 	}
 	storetest.CleanRedis(t, rdb, ev.ID)
 	f := &fixture{rdb: rdb, clock: c, ev: ev, a: queue.New(rdb, c.now), b: queue.New(rdb, c.now)}
-	f.ctl = queue.NewController(f.a, nil, nil, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.ctl = queue.NewController(f.a, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return f
 }
 
@@ -188,7 +188,7 @@ func TestCapHoldsUnderConcurrency(t *testing.T) {
 	}
 	go watch()
 	stepper := func(q *queue.Queue) {
-		ctl := queue.NewController(q, nil, nil, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		ctl := queue.NewController(q, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		for ctx.Err() == nil {
 			ctl.Step(ctx, f.ev)
 		}

@@ -231,11 +231,9 @@ func (s *Service) Claim(ctx context.Context, eventID string, users []string) {
 	}
 }
 
-// Run claims the admissions of fans connected here as ticks admit them, and
-// keeps connected fans present, until ctx ends.
+// Run claims the admissions of fans connected here as ticks admit them, until
+// ctx ends.
 func (s *Service) Run(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -244,16 +242,14 @@ func (s *Service) Run(ctx context.Context) {
 			for eventID, users := range s.hub.TakeAdmissions() {
 				s.Claim(ctx, eventID, users)
 			}
-		case <-t.C:
-			s.keepPresent(ctx)
 		}
 	}
 }
 
-// keepPresent sends a sign of life for every fan connected here, per event every
+// KeepPresent sends a sign of life for every fan connected here, per event every
 // third of its presence window (at most every 30 s), so that connected fans keep
-// their places without polling.
-func (s *Service) keepPresent(ctx context.Context) {
+// their places without polling. Its owner runs it every second.
+func (s *Service) KeepPresent(ctx context.Context) {
 	for _, id := range s.hub.Events() {
 		ev, err := s.event(ctx, id)
 		if err != nil {

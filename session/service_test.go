@@ -47,7 +47,7 @@ func TestSessionTokenChecks(t *testing.T) {
 		MaxActive: 1, Claim: 2 * time.Minute, Hold: 10 * time.Minute, Presence: 5 * time.Minute}
 	storetest.CleanRedis(t, rdb, ev.ID)
 	line := queue.New(rdb, c.now)
-	ctl := queue.NewController(line, nil, nil, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctl := queue.NewController(line, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	signer := session.NewSigner(secret, c.now)
 	// two replicas sharing Redis and the secret
 	a := session.New(session.Config{Line: line, Signer: signer, Now: c.now})

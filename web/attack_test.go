@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/boxofficehq/boxoffice/app"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
@@ -86,18 +87,20 @@ func fanRun(e *env, token, eventID string, rng *rand.Rand) {
 	}
 }
 
+// saleParts runs a replica's loops at a sale's pace, a little faster than
+// serve's defaults so that tests end sooner.
+var saleParts = envParts{every: app.Intervals{Admission: 50 * time.Millisecond, Expiry: 100 * time.Millisecond,
+	Settle: 200 * time.Millisecond, Repair: 200 * time.Millisecond, Reap: 500 * time.Millisecond,
+	Drift: 500 * time.Millisecond, Presence: time.Second}}
+
 // attack runs 500 fans through two instances at once, with both instances'
-// controllers and expiry loops running; mid, if set, runs halfway through.
+// loops running; mid, if set, runs halfway through.
 func attack(t *testing.T, mid func(one, two *env, ev *store.Event)) (*env, *store.Event) {
-	one, two := newEnv(t), newEnv(t)
+	one, two := newEnvWith(t, saleParts), newEnvWith(t, saleParts)
 	ev := attackEvent(t, one)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	for _, e := range []*env{one, two} {
-		e.runController(t, ev.ID)
-		go e.sales.RunExpiry(ctx, 100*time.Millisecond)
-		go e.sales.RunDriftCheck(ctx, func(context.Context) ([]string, error) { return []string{ev.ID}, nil }, 500*time.Millisecond)
-	}
+	ctx := context.Background()
+	one.listing.add(ev.ID)
+	two.listing.add(ev.ID)
 	const fans = 500
 	tokens := make([]string, fans)
 	for i := range tokens {

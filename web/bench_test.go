@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +14,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
-	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
@@ -99,12 +96,7 @@ func BenchmarkSellOutDemo(b *testing.B) {
 	for i := range tokens {
 		tokens[i], _ = e.fan()
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	ctl := queue.NewController(e.line, func(context.Context) ([]queue.Event, error) {
-		return []queue.Event{queue.EventOf(ev)}, nil
-	}, e.sale.OnStep, 100*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	go ctl.Run(runCtx)
+	e.runController(b, ev.ID)
 
 	b.ResetTimer()
 	start := time.Now()

@@ -246,9 +246,10 @@ func TestMoneyUnderChaos(t *testing.T) {
 	buried := make(chan struct{})
 	var doomed *mortal
 	parts := func(mortalStore bool) envParts {
-		p := envParts{provider: func(db *store.DB) payments.Provider {
+		p := saleParts
+		p.provider = func(db *store.DB) payments.Provider {
 			return flaky{Provider: payments.NewTestProvider(db), out: out}
-		}}
+		}
 		if mortalStore {
 			p.store = func(db *store.DB) booking.Store {
 				doomed = &mortal{DB: db, buried: buried}
@@ -264,20 +265,8 @@ func TestMoneyUnderChaos(t *testing.T) {
 	limit, grace := 4, 2
 	ev, err := one.db.UpdateEvent(ctx, ev.ID, store.Settings{MaxTicketsPerUser: &limit, PaymentGraceSeconds: &grace})
 	require.NoError(t, err)
-
-	loops := func(e *env) context.CancelFunc {
-		lctx, cancel := context.WithCancel(ctx)
-		onSale := func(context.Context) ([]string, error) { return []string{ev.ID}, nil }
-		e.runControllerUntil(t, lctx, ev.ID)
-		go e.sales.RunExpiry(lctx, 100*time.Millisecond)
-		go e.sales.RunDriftCheck(lctx, onSale, 500*time.Millisecond)
-		go e.sales.RunReaper(lctx, onSale, 500*time.Millisecond)
-		go e.sales.RunSettler(lctx, 200*time.Millisecond)
-		return cancel
-	}
-	stopOne, stopTwo := loops(one), loops(two)
-	defer stopOne()
-	defer stopTwo()
+	one.listing.add(ev.ID)
+	two.listing.add(ev.ID)
 
 	const fans = 300
 	var wg sync.WaitGroup
@@ -304,7 +293,7 @@ func TestMoneyUnderChaos(t *testing.T) {
 	out.on.Store(true)
 	two.srv.CloseClientConnections()
 	two.srv.Listener.Close()
-	stopTwo()
+	two.stopLoops()
 	storetest.CleanRedis(t, one.rdb, ev.ID)
 	time.Sleep(1500 * time.Millisecond)
 	out.on.Store(false)

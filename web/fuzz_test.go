@@ -14,11 +14,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 	"github.com/boxofficehq/boxoffice/web"
@@ -49,16 +47,12 @@ type fuzzEnv struct {
 	log *logBuffer
 }
 
-// newFuzzEnv mirrors newEnv, built once per fuzz target, logging to a buffer.
+// newFuzzEnv is an env built once per fuzz target, logging to a buffer.
 func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	tb.Helper()
-	db := storetest.DB(tb)
-	line := queue.New(storetest.Redis(tb), time.Now)
 	lb := &logBuffer{}
-	api := web.New(web.Config{Store: db, Queue: line, Log: slog.New(slog.NewTextHandler(lb, nil))})
-	srv := httptest.NewServer(api)
-	tb.Cleanup(srv.Close)
-	return &fuzzEnv{db: db, srv: srv, log: lb}
+	e := newEnv(tb, func(c *web.Config) { c.Log = slog.New(slog.NewTextHandler(lb, nil)) })
+	return &fuzzEnv{db: e.db, srv: e.srv, log: lb}
 }
 
 // logBuffer collects the server's log lines between two inputs.

@@ -15,13 +15,12 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/boxofficehq/boxoffice/app"
 	"github.com/boxofficehq/boxoffice/booking"
 	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/payments"
 	"github.com/boxofficehq/boxoffice/queue"
-	"github.com/boxofficehq/boxoffice/realtime"
 	"github.com/boxofficehq/boxoffice/sale"
-	"github.com/boxofficehq/boxoffice/session"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 	"github.com/boxofficehq/boxoffice/web"
@@ -29,10 +28,14 @@ import (
 
 const testSecret = "test-secret-test-secret-test-secret"
 
-// env is one API server on the package's test database, wired as serve wires
-// one replica.
+// env is one replica on the package's test database, built by app as serve
+// builds one, with its background loops running at the pace envParts.every
+// sets. By default admission steps the events a test lists (runController)
+// every 50 ms, and the other loops pass once and then wait for an hour: tests
+// step what they need themselves.
 type env struct {
 	t       testing.TB
+	app     *app.App
 	db      *store.DB
 	rdb     redis.UniversalClient
 	srv     *httptest.Server
@@ -42,6 +45,8 @@ type env struct {
 	line    *queue.Queue
 	sale    *sale.Service
 	listing *listing
+	// stopLoops stops the background loops and waits for them (a replica dying).
+	stopLoops func()
 }
 
 func newEnv(t testing.TB, opts ...func(*web.Config)) *env {
@@ -49,50 +54,60 @@ func newEnv(t testing.TB, opts ...func(*web.Config)) *env {
 	return newEnvWith(t, envParts{}, opts...)
 }
 
-// envParts replaces parts of an env for fault injection; zero values are the real ones.
+// envParts replaces parts of an env: faults to inject, the loops' pace.
 type envParts struct {
 	provider func(db *store.DB) payments.Provider
 	store    func(db *store.DB) booking.Store
+	every    app.Intervals
 }
+
+// quiet is the loops' pace in tests that step things themselves.
+const quiet = time.Hour
 
 func newEnvWith(t testing.TB, parts envParts, opts ...func(*web.Config)) *env {
 	t.Helper()
 	db := storetest.DB(t)
 	rdb := storetest.Redis(t)
-	line := queue.New(rdb, time.Now)
-	hub := realtime.NewHub(rdb, realtime.Options{})
-	t.Cleanup(func() { hub.Close() })
-	inv := inventory.New(rdb, time.Now, queue.ActiveKey)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var (
-		provider payments.Provider = payments.NewTestProvider(db)
-		bs       booking.Store     = db
-	)
+	var provider payments.Provider = payments.NewTestProvider(db)
 	if parts.provider != nil {
 		provider = parts.provider(db)
 	}
-	if parts.store != nil {
-		bs = parts.store(db)
+	every := parts.every
+	if every.Admission == 0 {
+		every.Admission = 50 * time.Millisecond // steps only the events a test lists (runController)
 	}
-	sales := booking.New(bs, inv, provider, sale.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
-	sessions := session.New(session.Config{Line: line, Signer: session.NewSigner(testSecret, time.Now), Holds: sales,
-		Store: db, Hub: hub, Log: log})
+	for _, d := range []*time.Duration{&every.Presence, &every.Expiry, &every.Settle, &every.Repair,
+		&every.Reap, &every.Drift, &every.Purge} {
+		if *d == 0 {
+			*d = quiet
+		}
+	}
+	if every.Listing == 0 {
+		every.Listing = 100 * time.Millisecond
+	}
 	lst := &listing{DB: db, ids: map[string]bool{}}
-	onSale := sale.New(sale.Config{Queue: line, Sessions: sessions, Hub: hub, Inventory: inv, Store: lst, Redis: rdb,
-		Log: log, ListEvery: 100 * time.Millisecond})
-	cfg := web.Config{Store: db, Sessions: sessions, Sale: onSale, Queue: line, Hub: hub, Booking: sales, Settler: sales,
-		Inventory: inv, Log: log}
-	for _, o := range opts {
-		o(&cfg)
+	a := app.New(db, rdb, app.Config{Secret: testSecret, Provider: provider, Events: lst, BookingStore: parts.store,
+		Every: every, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	api := a.API
+	if len(opts) > 0 {
+		cfg := a.Web
+		for _, o := range opts {
+			o(&cfg)
+		}
+		api = web.New(cfg)
 	}
-	api := web.New(cfg)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); sessions.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return &env{t: t, db: db, rdb: rdb, srv: srv, api: api, sales: sales, inv: inv, line: line, sale: onSale, listing: lst}
+	go func() { defer close(done); a.Run(ctx) }()
+	stop := func() { cancel(); <-done }
+	t.Cleanup(func() {
+		stop()
+		a.Close()
+	})
+	return &env{t: t, app: a, db: db, rdb: rdb, srv: srv, api: api, sales: a.Sales, inv: a.Inventory, line: a.Line,
+		sale: a.Sale, listing: lst, stopLoops: stop}
 }
 
 // listing is the events on sale among this test's own: the package's tests
@@ -229,6 +244,6 @@ func (e *env) seatedEvent(perRow int) string {
 // step runs one admission step for the event, as the controller does.
 func (e *env) step(ev *store.Event) {
 	e.t.Helper()
-	ctl := queue.NewController(e.line, nil, e.sale.OnStep, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctl := queue.NewController(e.line, nil, e.sale.OnStep, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctl.Step(context.Background(), queue.EventOf(ev))
 }

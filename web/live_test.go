@@ -3,8 +3,6 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,7 +11,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
-	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/app"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
@@ -75,25 +73,11 @@ func position(p float64) func(map[string]any) bool {
 	return func(m map[string]any) bool { return m["type"] == "queue.update" && m["position"] == p }
 }
 
-// runController steps the event's line on an instance until the test ends, as
-// serve does: the events on sale with their supply, then each step's updates.
-func (e *env) runController(t *testing.T, eventID string) {
+// runController steps the event's line on an instance, as serve does: the
+// replica's admission loop (every 50 ms in tests) takes up the event.
+func (e *env) runController(t testing.TB, eventID string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	e.runControllerUntil(t, ctx, eventID)
-}
-
-// runControllerUntil is runController until ctx ends (or the test does).
-func (e *env) runControllerUntil(t testing.TB, ctx context.Context, eventID string) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(ctx)
 	e.listing.add(eventID)
-	ctl := queue.NewController(e.line, e.sale.Events, e.sale.OnStep, 50*time.Millisecond,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	done := make(chan struct{})
-	go func() { defer close(done); ctl.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
 }
 
 // Fans connected to two instances see their positions fall and their admission
@@ -147,14 +131,11 @@ func TestLivePingPongAndAnonymousWatchers(t *testing.T) {
 // whose hold runs out is told so, with no request of theirs needed.
 func TestLiveInventoryUpdates(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnvWith(t, envParts{every: app.Intervals{Expiry: 100 * time.Millisecond}})
 	id := e.seatedEvent(5)
 	hold := 2
 	_, err := e.db.UpdateEvent(context.Background(), id, store.Settings{HoldSeconds: &hold})
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go e.sales.RunExpiry(ctx, 100*time.Millisecond)
 
 	watcher := e.dialLive(t, id, "")
 	watcher.await("the snapshot", isType("sale.update"))

@@ -167,7 +167,7 @@ func benchBoxoffice(b *testing.B, zone string, party int) {
 	for i := range tokens {
 		tokens[i], _ = e.fan()
 	}
-	e.runControllerUntil(b, context.Background(), ev.ID)
+	e.runController(b, ev.ID)
 
 	lat := &latencies{}
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: purchaseClients}}

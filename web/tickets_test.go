@@ -158,7 +158,7 @@ func (e *env) stepLine(eventID string) {
 	e.listing.add(eventID)
 	events, err := e.sale.Events(context.Background())
 	require.NoError(e.t, err)
-	ctl := queue.NewController(e.line, nil, e.sale.OnStep, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctl := queue.NewController(e.line, nil, e.sale.OnStep, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	for _, ev := range events {
 		if ev.ID == eventID {
 			ctl.Step(context.Background(), ev)
