@@ -44,7 +44,9 @@ func (g garble) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-func (garble) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook { return next }
+func (garble) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
 
 // syncBuffer is a log the loops write while the test reads.
 type syncBuffer struct {
