@@ -53,6 +53,7 @@ test:
 	$(MAKE) --no-print-directory lint
 	scripts/nginx-check.sh --skip-if-missing
 	$(GO) test -race -count=1 -timeout 9m ./...
+	scripts/redis-cluster.sh test
 
 # deploy/nginx.conf in front of two real replicas (under a minute); REPLICAS=3 for three.
 nginx-check:

@@ -181,32 +181,53 @@ func Event(t testing.TB, db *store.DB, organizerID string, poolSize int, rows ..
 
 func ptr[T any](v T) *T { return &v }
 
-// Redis connects to TEST_REDIS_URL (which `make test` sets). Tests keep to keys of
-// their own events (ev:{<id>}:...), which CleanRedis deletes.
+// Redis connects to TEST_REDIS_URL (which `make test` sets): one node, or a
+// Redis Cluster when the URL names several nodes with addr= (as REDIS_URL does;
+// scripts/redis-cluster.sh runs the tests so). Tests keep to keys of their own
+// events (ev:{<id>}:...), which CleanRedis deletes.
 func Redis(t testing.TB) redis.UniversalClient {
 	t.Helper()
 	raw := os.Getenv("TEST_REDIS_URL")
 	if raw == "" {
 		t.Fatal("TEST_REDIS_URL is not set: run the tests with `make test`")
 	}
-	opts, err := redis.ParseURL(raw)
-	if err != nil {
-		t.Fatalf("TEST_REDIS_URL: %v", err)
+	var opts redis.UniversalOptions
+	if u, err := neturl.Parse(raw); err == nil && u.Query().Has("addr") {
+		c, err := redis.ParseClusterURL(raw)
+		if err != nil {
+			t.Fatalf("TEST_REDIS_URL: %v", err)
+		}
+		opts = redis.UniversalOptions{Addrs: c.Addrs, Password: c.Password, IsClusterMode: true}
+	} else {
+		o, err := redis.ParseURL(raw)
+		if err != nil {
+			t.Fatalf("TEST_REDIS_URL: %v", err)
+		}
+		opts = redis.UniversalOptions{Addrs: []string{o.Addr}, DB: o.DB, Password: o.Password}
 	}
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{opts.Addr}, DB: opts.DB, Password: opts.Password})
+	rdb := redis.NewUniversalClient(&opts)
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }
 
-// CleanRedis deletes every key of the event now and when the test ends.
+// CleanRedis deletes every key of the event now and when the test ends, on
+// every node of a cluster.
 func CleanRedis(t testing.TB, rdb redis.UniversalClient, eventID string) {
 	t.Helper()
 	clean := func() {
 		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, "ev:{"+eventID+"}:*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
+		del := func(ctx context.Context, node redis.UniversalClient) error {
+			iter := node.Scan(ctx, 0, "ev:{"+eventID+"}:*", 1000).Iterator()
+			for iter.Next(ctx) {
+				node.Del(ctx, iter.Val())
+			}
+			return iter.Err()
 		}
+		if c, ok := rdb.(*redis.ClusterClient); ok {
+			_ = c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error { return del(ctx, node) })
+			return
+		}
+		_ = del(ctx, rdb)
 	}
 	clean()
 	t.Cleanup(clean)
