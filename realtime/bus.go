@@ -34,10 +34,27 @@ func (h *Hub) Publish(ctx context.Context, eventID string, msg Message) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", msg.Type, err)
 	}
-	if err := h.rdb.Publish(ctx, Channel(eventID), b).Err(); err != nil {
+	node, err := publisher(ctx, h.rdb, Channel(eventID))
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", msg.Type, err)
+	}
+	if err := node.Publish(ctx, Channel(eventID), b).Err(); err != nil {
 		return fmt.Errorf("publish %s: %w", msg.Type, err)
 	}
 	return nil
+}
+
+// publisher is where an event's messages are published. On a Redis Cluster a
+// PUBLISH may go to any node and reaches the others over the cluster bus, so
+// two messages sent to two nodes can arrive in either order: every message of
+// a channel goes to the master of the channel's slot, and each replica hears
+// them in the one order that node saw.
+func publisher(ctx context.Context, rdb redis.UniversalClient, channel string) (redis.Cmdable, error) {
+	c, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return rdb, nil
+	}
+	return c.MasterForKey(ctx, channel)
 }
 
 func (h *Hub) wakeSubscriber() {

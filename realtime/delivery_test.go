@@ -21,7 +21,9 @@ func publishAll(t *testing.T, rdb redis.UniversalClient, eventID string, msgs []
 	for i := range msgs {
 		require.NoError(t, msgs[i].validate())
 	}
-	_, err := rdb.Pipelined(context.Background(), func(p redis.Pipeliner) error {
+	node, err := publisher(context.Background(), rdb, Channel(eventID))
+	require.NoError(t, err)
+	_, err = node.Pipelined(context.Background(), func(p redis.Pipeliner) error {
 		for _, m := range msgs {
 			b, err := json.Marshal(m)
 			if err != nil {

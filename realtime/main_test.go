@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/store/storetest"
 )
 
 // wait is the generous deadline for things that must happen; tests never
@@ -31,14 +33,11 @@ const wait = 5 * time.Second
 // client that stops reading blocks the server's writes after a few KiB.
 const smallBuffer = 4096
 
-var redisURL string
-
 func TestMain(m *testing.M) {
 	if os.Getenv(fanoutChildEnv) != "" {
 		os.Exit(fanoutChild()) // BenchmarkFanout's clients, in their own process
 	}
-	redisURL = os.Getenv("TEST_REDIS_URL")
-	if redisURL == "" {
+	if os.Getenv("TEST_REDIS_URL") == "" {
 		fmt.Fprintln(os.Stderr, "TEST_REDIS_URL is not set: run the tests with `make test` (or `make bench`), which starts Redis and sets it")
 		os.Exit(1)
 	}
@@ -47,10 +46,7 @@ func TestMain(m *testing.M) {
 
 func newRedis(tb testing.TB) redis.UniversalClient {
 	tb.Helper()
-	opts, err := redis.ParseURL(redisURL)
-	require.NoError(tb, err, "TEST_REDIS_URL")
-	rdb := redis.NewClient(opts)
-	tb.Cleanup(func() { _ = rdb.Close() })
+	rdb := storetest.Redis(tb) // one node, or a cluster
 	require.NoError(tb, rdb.Ping(context.Background()).Err(), "Redis at TEST_REDIS_URL")
 	return rdb
 }
@@ -239,9 +235,28 @@ func readToClose(conn *websocket.Conn) websocket.StatusCode {
 // subscribes in the background, and a message published before that is lost.
 func waitSubscribed(tb testing.TB, rdb redis.UniversalClient, eventID string, n int64) {
 	tb.Helper()
+	count := func(ctx context.Context, node redis.UniversalClient) (int64, error) {
+		subs, err := node.PubSubNumSub(ctx, Channel(eventID)).Result()
+		return subs[Channel(eventID)], err
+	}
 	require.Eventually(tb, func() bool {
-		subs, err := rdb.PubSubNumSub(context.Background(), Channel(eventID)).Result()
-		return err == nil && subs[Channel(eventID)] == n
+		ctx := context.Background()
+		c, ok := rdb.(*redis.ClusterClient)
+		if !ok {
+			got, err := count(ctx, rdb)
+			return err == nil && got == n
+		}
+		// A cluster counts each node's subscribers apart (a message reaches them all).
+		var mu sync.Mutex
+		var total int64
+		err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			got, err := count(ctx, node)
+			mu.Lock()
+			total += got
+			mu.Unlock()
+			return err
+		})
+		return err == nil && total == n
 	}, wait, 10*time.Millisecond, "hubs subscribed to %s", Channel(eventID))
 }
 
