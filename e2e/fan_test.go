@@ -36,6 +36,7 @@ type fan struct {
 	t    *testing.T
 	ctx  context.Context
 	view view
+	base string // where the browser reaches the server: the server, or a proxy in front
 
 	mu       sync.Mutex
 	problems []string
@@ -49,7 +50,7 @@ var apiNoise = regexp.MustCompile(`the server responded with a status of 4\d\d`)
 func newFan(t *testing.T, v view) *fan {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(env.browser, chromedp.WithNewBrowserContext())
-	f := &fan{t: t, ctx: ctx, view: v}
+	f := &fan{t: t, ctx: ctx, view: v, base: env.base}
 	messages := chromedp.Console(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -119,7 +120,7 @@ func (f *fan) token() client {
 
 func (f *fan) open(path string) {
 	f.t.Helper()
-	f.do(chromedp.Navigate(env.url(path)))
+	f.do(chromedp.Navigate(f.base + path))
 }
 
 func (f *fan) location() string {
@@ -251,4 +252,8 @@ func (f *fan) shot(page string) {
 	require.NoError(f.t, err)
 	name := filepath.Join(env.out, "screenshots", page+"-"+f.view.name+".png")
 	require.NoError(f.t, os.WriteFile(name, png, 0o644))
+}
+
+func evalVoid(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](expr)
 }
