@@ -91,17 +91,18 @@ type resource struct {
 	page          bool
 }
 
-var build = sync.OnceValues(newSite)
+var build = sync.OnceValues(func() (*Site, error) { return newSite(embedded, Routes()) })
 
-// New returns the site, built on first use (hashing, rendering, compressing).
+// New returns the site, built once on first use (hashing, rendering, compressing).
 func New() (*Site, error) { return build() }
 
-func newSite() (*Site, error) {
+// newSite builds a site from pages/ and assets/ in fsys.
+func newSite(fsys fs.FS, routes []Route) (*Site, error) {
 	s := &Site{pages: map[string]*resource{}, assets: map[string]*resource{}, urls: map[string]string{}}
-	if err := s.loadAssets(); err != nil {
+	if err := s.loadAssets(fsys); err != nil {
 		return nil, err
 	}
-	if err := s.renderPages(); err != nil {
+	if err := s.renderPages(fsys, routes); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -120,13 +121,13 @@ var importRE = regexp.MustCompile(`(?m)(\bfrom\s*|^\s*import\s*|\bimport\(\s*)["
 // hashedImportRE finds the imports once rewritten to hashed URLs.
 var hashedImportRE = regexp.MustCompile(`"(/assets/[^"]+\.js)"`)
 
-func (s *Site) loadAssets() error {
+func (s *Site) loadAssets(fsys fs.FS) error {
 	sources := map[string][]byte{}
-	err := fs.WalkDir(embedded, "assets", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, "assets", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := embedded.ReadFile(p)
+		b, err := fs.ReadFile(fsys, p)
 		sources[strings.TrimPrefix(p, "assets/")] = b
 		return err
 	})
@@ -206,7 +207,7 @@ type pageData struct {
 	Page string
 }
 
-func (s *Site) renderPages() error {
+func (s *Site) renderPages(fsys fs.FS, routes []Route) error {
 	funcs := template.FuncMap{
 		"asset": func(name string) (string, error) {
 			if u, ok := s.urls[name]; ok {
@@ -228,13 +229,13 @@ func (s *Site) renderPages() error {
 			return template.HTML(b.String()), nil
 		},
 	}
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(embedded, "pages/layout.html")
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "pages/layout.html")
 	if err != nil {
 		return fmt.Errorf("ui: %w", err)
 	}
-	for _, r := range Routes() {
+	for _, r := range routes {
 		if _, done := s.pages[r.Page]; !done {
-			t, err := template.Must(layout.Clone()).ParseFS(embedded, "pages/"+r.Page+".html")
+			t, err := template.Must(layout.Clone()).ParseFS(fsys, "pages/"+r.Page+".html")
 			if err != nil {
 				return fmt.Errorf("ui: page %s: %w", r.Page, err)
 			}
