@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 )
 
@@ -31,15 +32,15 @@ func TestFanJourney(t *testing.T) {
 	// Everyone in the lobby gets a random place at the opening. A fan drawn
 	// first or second has no place to watch fall (the first is admitted at
 	// once, the second is next), so such a draw is played again on a new event.
-	var id string
 	var others []client
+	for i := range 9 {
+		others = append(others, newAPIFan(t, fmt.Sprintf("Lobby fan %d", i)))
+	}
+	var id string
 	for attempt := 1; ; attempt++ {
-		id = newEvent(t, sale{opensIn: 10 * time.Second, maxActive: 1})
-		others = others[:0]
-		for i := range 7 {
-			c := newAPIFan(t, fmt.Sprintf("Lobby fan %d", i))
+		id = newEvent(t, sale{opensIn: 15 * time.Second, maxActive: 1})
+		for _, c := range others {
 			require.Equal(t, "lobby", c.join(id)["status"])
-			others = append(others, c)
 		}
 		f.open("/")
 		f.click(fmt.Sprintf(`a[href="/events/%s"]`, id))
@@ -50,13 +51,16 @@ func TestFanJourney(t *testing.T) {
 		f.click(`[data-sale] a.button`)
 		f.waitPath("/events/" + id + "/line")
 		f.waitFor(`[data-panel="lobby"]`)
-		require.Regexp(t, `^0:(0\d|10)$`, f.text("[data-lobby-clock]"), "the countdown to the opening")
+		require.Regexp(t, `^0:(0\d|1[0-5])$`, f.text("[data-lobby-clock]"), "the countdown to the opening")
 		require.Contains(t, f.text(`[data-panel="lobby"]`), "random place")
 		require.Equal(t, "/api/v1/events/"+id+"/queue/audit", js[string](f, `document.querySelector("[data-audit]").getAttribute("href")`))
+		f.wait(`document.getElementById("announce-polite").textContent.startsWith("The sale opens in")`, 5*time.Second)
 		if attempt == 1 {
 			f.check("lobby")
 		}
-		f.wait(`location.pathname.endsWith("/shop") || document.querySelector("[data-position]").textContent.trim() !== "–"`, 30*time.Second)
+		f.do(evalVoid(`window.heard = []; new MutationObserver(() => heard.push([Date.now(), document.getElementById("announce-polite").textContent]))
+			.observe(document.getElementById("announce-polite"), {childList: true, characterData: true, subtree: true})`))
+		f.wait(`location.pathname.endsWith("/shop") || document.querySelector("[data-position]").textContent.trim() !== "–"`, 40*time.Second)
 		if !strings.HasSuffix(f.location(), "/shop") && f.position() >= 2 {
 			break
 		}
@@ -68,7 +72,11 @@ func TestFanJourney(t *testing.T) {
 	positions := []int{f.position()}
 	require.GreaterOrEqual(t, positions[0], 2)
 	f.check("line")
+	var heard [][2]any // what the place's aria-live region said, and when
 	for !strings.HasSuffix(f.location(), "/shop") {
+		if h, err := chromedp.Run(f.ctx, chromedp.Evaluate[[][2]any](`heard.filter(([, text]) => text.startsWith("You are"))`)); err == nil {
+			heard = h
+		}
 		for _, c := range others {
 			if c.admitted(id) {
 				c.leave(id)
@@ -81,6 +89,11 @@ func TestFanJourney(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, positions[len(positions)-1], "the place fell to 1 before the turn came: %v", positions)
+	require.NotEmpty(t, heard, "no place was announced")
+	for i := 1; i < len(heard); i++ {
+		gap := heard[i][0].(float64) - heard[i-1][0].(float64)
+		require.GreaterOrEqual(t, gap, 9500.0, "places announced %v ms apart: %v", gap, heard)
+	}
 
 	// Shopping: two VIP seats on the map, two GA tickets.
 	f.waitPath("/events/" + id + "/shop")
@@ -94,8 +107,25 @@ func TestFanJourney(t *testing.T) {
 	f.wait(`document.querySelectorAll("[data-holds] button").length === 1`, 10*time.Second)
 	require.Equal(t, "true", js[string](f, `document.querySelector('[data-zone="VIP"] [data-seat="1C"]').dataset.mine`))
 	f.click(`[data-zone="GA"] button[aria-label^="One more"]`)
-	f.click(`[data-zone="GA"] [data-add]`)
+	// A double click, and the first answer lost on the way back: the button
+	// sends one request, the page retries it with the same Idempotency-Key,
+	// and the server holds the tickets once.
+	f.do(evalVoid(`window.keys = []; const realFetch = window.fetch; let lost = false;
+		window.fetch = (url, init = {}) => {
+			const reserve = init.method === "POST" && String(url).endsWith("/tickets/reserve");
+			if (reserve) keys.push(init.headers["Idempotency-Key"]);
+			const answer = realFetch(url, init);
+			if (reserve && !lost) { lost = true; return answer.then(() => { throw new TypeError("the answer was lost") }); }
+			return answer;
+		}`))
+	add := chromedp.CSS(`[data-zone="GA"] [data-add]`)
+	f.do(chromedp.Click(add), chromedp.Click(add))
 	f.wait(`document.querySelectorAll("[data-holds] button").length === 2`, 10*time.Second)
+	keys := js[[]string](f, `keys`)
+	require.Len(t, keys, 2, "one request and its retry")
+	require.Equal(t, keys[0], keys[1], "the retry reuses the key")
+	_, mine := f.token().call(http.MethodGet, "/me/reservations", nil)
+	require.Len(t, mine["reservations"], 2, "one VIP hold and one GA hold: %v", mine)
 	require.Contains(t, f.text("[data-total]"), "4 tickets")
 	f.check("shop-held")
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 )
@@ -51,6 +52,7 @@ func TestWaitingRoomKeepsThePlace(t *testing.T) {
 	f.wait(`document.querySelector("[data-position]").textContent === "2"`, 20*time.Second)
 	f.wait(`document.querySelector("[data-conn]").dataset.liveState === "live"`, 10*time.Second)
 	require.Contains(t, f.text("[data-keep]"), "You keep your place if you refresh")
+	f.wait(`document.getElementById("announce-polite").textContent === "You are number 2 in line."`, 5*time.Second)
 	f.check("line")
 	_, before := me.place(id)
 
@@ -76,6 +78,45 @@ func TestWaitingRoomKeepsThePlace(t *testing.T) {
 	}
 	waiting[0].leave(id)
 	f.waitPath("/events/" + id + "/shop")
+}
+
+// TestWaitingRoomNoticesASilentConnection: the network vanishes without a
+// word (no close, no reset, as on a phone going out of range). The page's own
+// pings find the dead connection, it reconnects and the line moves on.
+func TestWaitingRoomNoticesASilentConnection(t *testing.T) {
+	t.Parallel()
+	id, shopper, _ := inLine(t, 1)
+	p := newProxy(t)
+	f := newFan(t, desktop)
+	f.base = p.url()
+	f.signIn(newAPIFan(t, "Out of range"))
+	f.open("/events/" + id + "/line")
+	f.wait(`document.querySelector("[data-position]").textContent === "2"`, 20*time.Second)
+	f.wait(`document.querySelector("[data-conn]").dataset.liveState === "live"`, 10*time.Second)
+	f.do(evalVoid(`window.stillHere = true; window.states = [];
+		new MutationObserver(() => states.push(document.querySelector("[data-conn]").dataset.liveState))
+			.observe(document.querySelector("[data-conn]"), {attributes: true})`))
+	p.freeze()
+	f.wait(`states.includes("reconnecting") && document.querySelector("[data-conn]").dataset.liveState === "live"`, 45*time.Second)
+	shopper.leave(id)
+	f.wait(`document.querySelector("[data-position]").textContent === "1"`, 20*time.Second)
+	require.True(t, js[bool](f, `window.stillHere === true`))
+}
+
+// TestCountdownFollowsTheServer: a phone whose clock is an hour fast still
+// counts down to the opening by the server's time.
+func TestCountdownFollowsTheServer(t *testing.T) {
+	t.Parallel()
+	id := newEvent(t, sale{opensIn: 10 * time.Minute})
+	f := newFan(t, desktop)
+	f.signIn(newAPIFan(t, "Time traveller"))
+	_, err := chromedp.Call(f.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `{ const real = Date.now; Date.now = () => real() + 3600e3; }`})
+	require.NoError(t, err)
+	f.open("/events/" + id + "/line")
+	f.waitFor(`[data-panel="lobby"]`)
+	f.wait(`/^(9:[0-5]\d|10:00)$/.test(document.querySelector("[data-lobby-clock]").textContent)`, 10*time.Second)
+	f.wait(`document.getElementById("announce-polite").textContent === "The sale opens in 10 minutes."`, 5*time.Second)
 }
 
 // TestWaitingRoomWeight measures the waiting room as a fan on a phone loads it

@@ -39,6 +39,9 @@ func TestSeatTakenShowsLive(t *testing.T) {
 	ann.click(`[data-zone="VIP"] [data-hold]`)
 	ann.wait(`document.querySelectorAll("[data-holds] button").length === 1`, 10*time.Second)
 	bob.wait(seatIs("1A", "RESERVED"), 10*time.Second)
+	require.True(t, js[bool](bob, `(() => {
+		const r = (id) => parseFloat(getComputedStyle(document.querySelector('[data-zone="VIP"] [data-seat="' + id + '"]')).r);
+		return r("1A") < r("1B") / 2 })()`), "a taken seat is drawn smaller, not only greyer")
 
 	bob.click(`[data-zone="VIP"] [data-seat="2A"]`)
 	require.Contains(t, bob.text(`[data-zone="VIP"] [data-picked]`), "2A")

@@ -54,12 +54,18 @@ function render() {
   if (typeof place.tickets_left === "number") $("[data-left]").textContent = `${place.tickets_left.toLocaleString()} tickets left.`;
 }
 
-// speakPosition reads place changes aloud, at most every 10 seconds.
+// speakPosition reads place changes aloud, at most every 10 seconds: a change
+// inside that window is said when it ends, if it is still the news.
+let speakTimer = null;
 function speakPosition(pos) {
+  clearTimeout(speakTimer);
   if (pos === spokenPosition) return;
-  const now = Date.now();
-  if (spokenPosition !== null && now - spokenAt < 10000) return;
-  spokenAt = now;
+  const wait = spokenPosition === null ? 0 : spokenAt + 10000 - Date.now();
+  if (wait > 0) {
+    speakTimer = setTimeout(() => speakPosition(pos), wait);
+    return;
+  }
+  spokenAt = Date.now();
   spokenPosition = pos;
   announce(pos === 1 ? "You are next in line." : `You are number ${pos.toLocaleString()} in line.`);
 }
