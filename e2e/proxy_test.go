@@ -16,7 +16,7 @@ type proxy struct {
 	l     net.Listener
 	mu    sync.Mutex
 	conns map[net.Conn]*atomic.Bool // open connections, and whether each went silent
-	done  chan struct{}              // closed when the test ends
+	done  chan struct{}             // closed when the test ends
 }
 
 func newProxy(t *testing.T) *proxy {
