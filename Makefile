@@ -90,13 +90,14 @@ fmt:
 	$(GO_FILES_CMD) | xargs -0 -r gofmt -w
 
 # The figures of docs/BENCHMARKS.md, each with the settings it was measured with.
-bench:
-	scripts/services.sh --stripe-mock
+bench: $(AXE_JS)
+	scripts/services.sh --stripe-mock --chromium
 	$(GO) test -count=1 -run '^$$' -bench 'JoinQueue|EchoBaseline' -benchtime 10s ./web/
 	$(GO) test -count=1 -run '^$$' -bench AdmissionStep -benchtime 200x ./queue/
 	REALTIME_FANOUT_N=19000 $(GO) test -count=1 -run '^$$' -bench Fanout -benchtime 20x -timeout 15m ./realtime/
 	$(GO) test -count=1 -run '^$$' -bench ReserveContention -benchtime 20000x ./booking/
 	$(GO) test -count=1 -run '^$$' -bench SellOutDemo -benchtime 1x -timeout 10m ./web/
+	$(GO) test -count=1 -run TestWaitingRoomWeight -v ./e2e/
 
 # Start the local services / stop the ones scripts/services.sh started itself
 # from .services/ (servers that were already running are left alone).

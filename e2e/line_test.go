@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -161,11 +162,16 @@ func TestWaitingRoomWeight(t *testing.T) {
 	}
 	requests := len(urls)
 	mu.Unlock()
+	slices.SortFunc(lines, func(a, b string) int { return strings.Compare(a[9:], b[9:]) })
 	report := fmt.Sprintf("waiting room (lobby), empty cache, phone: %d requests + %d WebSocket, %.1f KB on the wire\n%s\n",
 		requests, sockets, total/1024, strings.Join(lines, "\n"))
 	t.Log(report)
 	require.NoError(t, os.WriteFile(filepath.Join(env.out, "waiting-room-weight.txt"), []byte(report), 0o644))
 	require.Less(t, total, 60*1024.0, "the waiting room must stay under 60 KB gzipped")
+	time.Sleep(3 * time.Second)
+	mu.Lock()
+	require.Len(t, urls, requests, "the waiting room polls instead of following the WebSocket")
+	mu.Unlock()
 	require.Equal(t, 1, sockets)
 	f.check("lobby")
 }

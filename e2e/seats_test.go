@@ -35,9 +35,26 @@ func TestSeatTakenShowsLive(t *testing.T) {
 	bob := shopping(t, desktop, "Bob", id)
 	bob.do(evalVoid(`window.stillHere = true`))
 
+	// Ann's first try meets a rate limit: the page waits the Retry-After and
+	// sends the same request with the same key.
+	ann.do(evalVoid(`window.keys = []; const realFetch = window.fetch; let limited = false;
+		window.fetch = (url, init = {}) => {
+			if (init.method === "POST" && String(url).endsWith("/tickets/reserve")) {
+				keys.push(init.headers["Idempotency-Key"]);
+				if (!limited) {
+					limited = true;
+					return Promise.resolve(new Response('{"error":{"code":"rate_limited","message":"slow down"}}',
+						{status: 429, headers: {"Retry-After": "1", "Content-Type": "application/json"}}));
+				}
+			}
+			return realFetch(url, init);
+		}`))
 	ann.click(`[data-zone="VIP"] [data-seat="1A"]`)
 	ann.click(`[data-zone="VIP"] [data-hold]`)
 	ann.wait(`document.querySelectorAll("[data-holds] button").length === 1`, 10*time.Second)
+	keys := js[[]string](ann, `keys`)
+	require.Len(t, keys, 2)
+	require.Equal(t, keys[0], keys[1])
 	bob.wait(seatIs("1A", "RESERVED"), 10*time.Second)
 	require.True(t, js[bool](bob, `(() => {
 		const r = (id) => parseFloat(getComputedStyle(document.querySelector('[data-zone="VIP"] [data-seat="' + id + '"]')).r);
@@ -59,23 +76,26 @@ func TestSeatTakenShowsLive(t *testing.T) {
 // the map of a fan shopping at the same time.
 func TestHoldRunsOut(t *testing.T) {
 	t.Parallel()
-	id := newEvent(t, sale{holdSeconds: 20})
-	ann := shopping(t, desktop, "Ann", id)
-	// The next fans get long sessions, so Bob outlasts Ann's hold.
-	organizer(t).must(http.MethodPatch, "/events/"+id, map[string]any{"hold_seconds": 300})
+	id := newEvent(t, sale{holdSeconds: 300})
+	bob := shopping(t, phone, "Bob", id)
+	// Fans admitted from now on get a short session; Bob keeps his long one.
+	organizer(t).must(http.MethodPatch, "/events/"+id, map[string]any{"hold_seconds": 30})
+	annFan := newAPIFan(t, "Ann")
+	time.Sleep(1500 * time.Millisecond) // the server's event cache (1 s) learns the new hold_seconds
+	ann := newFan(t, desktop)
+	ann.signIn(annFan)
+	ann.open("/events/" + id + "/line")
+	ann.waitPath("/events/" + id + "/shop")
 
 	ann.click(`[data-zone="VIP"] [data-seat="2C"]`)
 	ann.click(`[data-zone="VIP"] [data-seat="2D"]`)
 	ann.click(`[data-zone="VIP"] [data-hold]`)
 	ann.wait(`document.querySelectorAll("[data-holds] button").length === 1`, 10*time.Second)
+	bob.wait(seatIs("2C", "RESERVED")+" && "+seatIs("2D", "RESERVED"), 10*time.Second)
 	ann.click("[data-checkout]")
 	ann.waitFor("[data-card-form] #card")
 
-	time.Sleep(1500 * time.Millisecond) // the server's event cache (1 s) learns the new hold_seconds
-	bob := shopping(t, phone, "Bob", id)
-	bob.wait(seatIs("2C", "RESERVED")+" && "+seatIs("2D", "RESERVED"), 10*time.Second)
-
-	ann.wait(`!document.querySelector("[data-expired]").hidden`, 40*time.Second)
+	ann.wait(`!document.querySelector("[data-expired]").hidden`, 45*time.Second)
 	require.Equal(t, "0:00", ann.text("[data-session-clock]"))
 	require.Contains(t, ann.text("[data-message]"), "Your hold ran out")
 	require.True(t, js[bool](ann, `document.querySelector("[data-pay-section]").hidden`), "no card form once the hold ran out")
