@@ -157,7 +157,7 @@ func (f *fan) wait(cond string, within time.Duration) {
 }
 
 func (f *fan) pageText() string {
-	s, err := chromedp.Run(f.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	s, err := chromedp.Run(f.ctx, chromedp.Evaluate[string](`document.body ? (document.querySelector("main") || document.body).innerText || document.body.textContent : ""`))
 	if err != nil {
 		return err.Error()
 	}

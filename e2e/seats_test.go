@@ -79,7 +79,7 @@ func TestHoldRunsOut(t *testing.T) {
 	id := newEvent(t, sale{holdSeconds: 300})
 	bob := shopping(t, phone, "Bob", id)
 	// Fans admitted from now on get a short session; Bob keeps his long one.
-	organizer(t).must(http.MethodPatch, "/events/"+id, map[string]any{"hold_seconds": 30})
+	organizer(t).must(http.MethodPatch, "/events/"+id, map[string]any{"hold_seconds": 40})
 	annFan := newAPIFan(t, "Ann")
 	time.Sleep(1500 * time.Millisecond) // the server's event cache (1 s) learns the new hold_seconds
 	ann := newFan(t, desktop)
@@ -95,7 +95,7 @@ func TestHoldRunsOut(t *testing.T) {
 	ann.click("[data-checkout]")
 	ann.waitFor("[data-card-form] #card")
 
-	ann.wait(`!document.querySelector("[data-expired]").hidden`, 45*time.Second)
+	ann.wait(`!document.querySelector("[data-expired]").hidden`, 60*time.Second)
 	require.Equal(t, "0:00", ann.text("[data-session-clock]"))
 	require.Contains(t, ann.text("[data-message]"), "Your hold ran out")
 	require.True(t, js[bool](ann, `document.querySelector("[data-pay-section]").hidden`), "no card form once the hold ran out")
