@@ -22,6 +22,12 @@ export DATABASE_URL REDIS_URL TEST_DATABASE_URL TEST_REDIS_URL
 GO_BIN_DIR := $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)
 export PATH := $(GO_BIN_DIR):$(PATH)
 
+# axe-core checks every page in the browser tests (e2e/). It comes from the npm
+# registry into .cache/ (git-ignored) and is never committed.
+AXE_VERSION := 4.14.1
+AXE_JS := .cache/axe-core-$(AXE_VERSION)/axe.min.js
+export AXE_CORE_JS := $(CURDIR)/$(AXE_JS)
+
 # The Go files to format-check: everything but dot directories (.services holds
 # the local database), bin/, vendor/, testdata/ and node_modules/.
 GO_FILES_CMD := find . -mindepth 1 \( -name '.*' -o -name bin -o -name vendor -o -name testdata -o -name node_modules \) -prune -o -type f -name '*.go' -print0
@@ -48,12 +54,19 @@ run:
 	$(BIN) demo; \
 	exec $(BIN) serve
 
-test:
+test: $(AXE_JS)
 	scripts/services.sh --stripe-mock --chromium --nginx
 	$(MAKE) --no-print-directory lint
 	scripts/nginx-check.sh --skip-if-missing
 	$(GO) test -race -count=1 -timeout 9m ./...
 	scripts/redis-cluster.sh test
+
+$(AXE_JS):
+	@command -v npm >/dev/null || { echo "npm is needed to fetch axe-core for the browser tests: apt-get install npm"; exit 1; }
+	@mkdir -p $(@D)
+	cd $(@D) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && \
+		tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js && mv package/axe.min.js . && \
+		rm -rf package axe-core-$(AXE_VERSION).tgz
 
 # deploy/nginx.conf in front of two real replicas (under a minute); REPLICAS=3 for three.
 nginx-check:
@@ -78,13 +91,14 @@ fmt:
 	$(GO_FILES_CMD) | xargs -0 -r gofmt -w
 
 # The figures of docs/BENCHMARKS.md, each with the settings it was measured with.
-bench:
-	scripts/services.sh --stripe-mock
+bench: $(AXE_JS)
+	scripts/services.sh --stripe-mock --chromium
 	$(GO) test -count=1 -run '^$$' -bench 'JoinQueue|EchoBaseline' -benchtime 10s ./web/
 	$(GO) test -count=1 -run '^$$' -bench AdmissionStep -benchtime 200x ./queue/
 	REALTIME_FANOUT_N=19000 $(GO) test -count=1 -run '^$$' -bench Fanout -benchtime 20x -timeout 15m ./realtime/
 	$(GO) test -count=1 -run '^$$' -bench ReserveContention -benchtime 20000x ./booking/
 	$(GO) test -count=1 -run '^$$' -bench SellOutDemo -benchtime 1x -timeout 10m ./web/
+	$(GO) test -count=1 -run TestWaitingRoomWeight -v ./e2e/
 
 # Start the local services / stop the ones scripts/services.sh started itself
 # from .services/ (servers that were already running are left alone).

@@ -130,6 +130,7 @@ func New(cfg Config) *Server {
 }
 
 func (s *Server) routes() {
+	s.pages()
 	e := s.echo
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

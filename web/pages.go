@@ -1,0 +1,26 @@
+package web
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"github.com/boxofficehq/boxoffice/web/ui"
+)
+
+// pages serves the web app (package ui) before routing: static files need no
+// sign-in lookup, database or Redis, so they load even while those are down,
+// and a fan's cookie costs nothing on a page load. Everything else, /api/v1
+// included, goes on to the API's routes.
+func (s *Server) pages() {
+	site, err := ui.New()
+	if err != nil {
+		panic(err) // the embedded files are wrong: ui's tests catch it before a build ships
+	}
+	s.echo.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if site.Serve(c.Response(), c.Request()) {
+				return nil
+			}
+			return next(c)
+		}
+	})
+}

@@ -1,0 +1,205 @@
+// The waiting room: the lobby's countdown before the opening, then the fan's
+// live place in line, until it is their turn to shop. A refresh asks for the
+// place the fan has (joining only a fan who has none), so it never costs one.
+import { ApiError, ev, get, newKey, post, sleep } from "../api.js";
+import { live } from "../live.js";
+import { $, $$, announce, countdown, eventId, failure, milestones, needSignIn, notice, pageOf, plural, renderAccount, spoken } from "../ui.js";
+
+const id = eventId();
+const message = $("[data-message]");
+const startKey = `boxoffice.line.${id}.start`;
+let place = {};
+let lobbyTimer = null;
+let spokenAt = 0;
+let spokenPosition = null;
+let leaving = false;
+
+renderAccount();
+$("[data-audit]").href = `/api/v1${ev(id)}/queue/audit`;
+$("[data-shop]").href = pageOf(id, "shop");
+
+function show(panel) {
+  $("[data-loading]").hidden = true;
+  for (const el of $$("[data-panel]")) el.hidden = el.dataset.panel !== panel;
+  $("[data-keep]").hidden = panel === "gone" || panel === "admitted";
+}
+
+const outlooks = {
+  good: ["ok", "Tickets should still be on sale when your turn comes."],
+  uncertain: ["warn", "Tickets are running low: they may be gone by your turn. Keep your place; some may come back."],
+  unlikely: ["warn", "Tickets will probably sell out before your turn. Keep your place in case held tickets come back on sale."],
+};
+
+function render() {
+  if (place.session || place.status === "admitted") return admitted();
+  if (place.status === "lobby") return lobby();
+  show("waiting");
+  const pos = place.position;
+  if (typeof pos === "number") {
+    $("[data-position]").textContent = pos.toLocaleString();
+    const ahead = typeof place.ahead === "number" ? place.ahead : pos - 1;
+    $("[data-ahead]").textContent = ahead === 0 ? "You are next." : `${plural(ahead, "person", "people")} ahead of you.`;
+    const start = Math.max(Number(sessionStorage.getItem(startKey)) || 0, pos);
+    sessionStorage.setItem(startKey, String(start));
+    $("[data-progress]").value = start > 1 ? Math.round(((start - pos) / (start - 1)) * 100) : 100;
+    speakPosition(pos);
+  }
+  const eta = place.eta_seconds;
+  $("[data-eta]").textContent = eta === null || eta === undefined ? "Working out how long the wait is…"
+    : eta < 5 ? "Estimated wait: any moment now." : `Estimated wait: about ${spoken(eta * 1000)}.`;
+  const box = $("[data-outlook]");
+  if (place.status === "sold_out") notice(box, "Sold out for now: every ticket is sold or held. Keep your place: held tickets that are not bought come back on sale, and the line moves again.", "warn");
+  else if (outlooks[place.outlook]) notice(box, outlooks[place.outlook][1], outlooks[place.outlook][0]);
+  else notice(box, "");
+  if (typeof place.tickets_left === "number") $("[data-left]").textContent = `${place.tickets_left.toLocaleString()} tickets left.`;
+}
+
+// speakPosition reads place changes aloud, at most every 10 seconds: a change
+// inside that window is said when it ends, if it is still the news.
+let speakTimer = null;
+function speakPosition(pos) {
+  clearTimeout(speakTimer);
+  if (pos === spokenPosition) return;
+  const wait = spokenPosition === null ? 0 : spokenAt + 10000 - Date.now();
+  if (wait > 0) {
+    speakTimer = setTimeout(() => speakPosition(pos), wait);
+    return;
+  }
+  spokenAt = Date.now();
+  spokenPosition = pos;
+  announce(pos === 1 ? "You are next in line." : `You are number ${pos.toLocaleString()} in line.`);
+}
+
+function lobby() {
+  show("lobby");
+  $("[data-join-id]").textContent = place.join_id || "";
+  const size = $("[data-lobby-size]");
+  if (typeof place.lobby_size === "number") {
+    size.hidden = false;
+    size.textContent = `${plural(place.lobby_size, "fan")} in the lobby.`;
+  }
+  if (lobbyTimer) return;
+  lobbyTimer = countdown($("[data-lobby-clock]"), Date.parse(place.opens_at), {
+    speak: milestones("The sale opens in"),
+    onDone: opening,
+  });
+}
+
+// opening waits for the live feed to bring the new place; if it has not within
+// a few seconds (spread out, so a crowd does not ask at once), it asks itself.
+async function opening() {
+  announce("The sale is open. Everyone in the lobby is getting a random place.");
+  $("[data-lobby-clock]").textContent = "Opening…";
+  for (let wait = 2000; place.status === "lobby" && !leaving; wait = Math.min(wait * 2, 15000)) {
+    await sleep(wait + Math.random() * 3000);
+    if (place.status !== "lobby") break;
+    await refresh();
+  }
+}
+
+async function refresh() {
+  try {
+    update(await get(`${ev(id)}/queue`));
+  } catch (err) {
+    lost(err);
+  }
+}
+
+function update(p) {
+  place = { ...place, ...p };
+  render();
+}
+
+function admitted() {
+  if (leaving) return;
+  leaving = true;
+  show("admitted");
+  announce("It's your turn. Taking you to the tickets.", true);
+  location.replace(pageOf(id, "shop"));
+}
+
+function lost(err) {
+  if (needSignIn(err)) return;
+  if (err instanceof ApiError && (err.code === "place_lost" || err.code === "not_in_line")) {
+    show("gone");
+    $("[data-gone-text]").textContent = err.code === "place_lost"
+      ? "You no longer have a place in this line: you left it, were away too long, or your shopping time ended. You can join again at the back."
+      : "You are not in this line. Join it to get a place.";
+    return;
+  }
+  failure(message, err);
+}
+
+async function join() {
+  try {
+    update(await post(`${ev(id)}/queue`, undefined, { key: newKey() }));
+    sessionStorage.removeItem(startKey);
+    return true;
+  } catch (err) {
+    if (err instanceof ApiError && err.code === "line_closed") {
+      notice(message, "The line is not open: the lobby has not opened yet, or the sale is over.");
+      show("gone");
+      return false;
+    }
+    lost(err);
+    return false;
+  }
+}
+
+function onLive(msg) {
+  switch (msg.type) {
+    case "queue.update":
+      update(msg);
+      break;
+    case "session.admitted":
+      place.session = { id: msg.session_id, expires_at: msg.expires_at };
+      admitted();
+      break;
+    case "session.expired":
+      refresh();
+      break;
+    case "sale.update":
+      if (msg.sale_status === "closed") notice(message, "The sale is over.", "warn");
+      break;
+  }
+}
+
+$("[data-rejoin]").addEventListener("click", async (e) => {
+  const button = e.currentTarget;
+  button.disabled = true;
+  if (await join()) connect();
+  button.disabled = false;
+});
+
+let conn = null;
+function connect() {
+  if (conn) return;
+  const state = $("[data-conn]");
+  conn = live(id, {
+    onMessage: onLive,
+    onState: (s) => {
+      state.dataset.liveState = s;
+      state.textContent = s === "live" ? "Live: your place updates by itself." : "Reconnecting… you keep your place.";
+    },
+  });
+}
+
+try {
+  const [{ event }, p] = await Promise.all([
+    get(ev(id)),
+    get(`${ev(id)}/queue`).catch((err) => err),
+  ]);
+  $("[data-event-name]").textContent = event.name;
+  document.title = `Waiting room: ${event.name} · Boxoffice`;
+  if (!(p instanceof Error)) {
+    update(p);
+    connect();
+  } else if (p instanceof ApiError && p.code === "not_in_line") {
+    if (await join()) connect();
+  } else {
+    lost(p);
+  }
+} catch (err) {
+  if (!needSignIn(err)) failure(message, err);
+  $("[data-loading]").hidden = true;
+}
