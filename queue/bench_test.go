@@ -3,11 +3,19 @@ package queue_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
 )
 
 // redisCalls is the total number of commands Redis has executed, those run
@@ -83,4 +91,92 @@ func fill(b *testing.B, f *fixture, n int) {
 			}
 		}
 	}
+}
+
+// BenchmarkJoinCrowd puts QUEUE_CROWD fans (default 1,000,000; docs/BENCHMARKS.md
+// uses 10,000,000) in one event's open line through JoinMany, in pipelines of
+// 1,000 from 8 goroutines, on a Redis server of its own (started here from the
+// redis-server on PATH, so that its memory is the line's alone). It reports
+// joins per second and Redis memory per fan and in all. Run it once:
+//
+//	QUEUE_CROWD=10000000 go test -run '^$' -bench JoinCrowd -benchtime 1x -timeout 30m ./queue/
+func BenchmarkJoinCrowd(b *testing.B) {
+	crowd := 1_000_000
+	if v := os.Getenv("QUEUE_CROWD"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(b, err, "QUEUE_CROWD")
+		crowd = n
+	}
+	rdb := ownRedis(b)
+	ctx := context.Background()
+	opens := time.Now().Add(-time.Minute)
+	ev := queue.Event{ID: "crowd", LobbyOpensAt: opens.Add(-time.Hour), SaleOpensAt: opens, ClosesAt: opens.Add(24 * time.Hour),
+		MaxActive: 1000, Claim: time.Minute, Hold: 10 * time.Minute, Presence: 5 * time.Minute}
+	q := queue.New(rdb, time.Now)
+	before := usedMemory(b, rdb)
+	const batch, workers = 1000, 8
+	var next atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			users := make([]string, 0, batch)
+			for from := int(next.Add(batch)) - batch; from < crowd; from = int(next.Add(batch)) - batch {
+				users = users[:0]
+				for i := from; i < min(from+batch, crowd); i++ {
+					users = append(users, "usr_"+strconv.Itoa(i))
+				}
+				if err := q.JoinMany(ctx, ev, users); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	mem := usedMemory(b, rdb) - before
+	counts, err := q.Counts(ctx, ev.ID)
+	require.NoError(b, err)
+	require.EqualValues(b, crowd, counts.Length, "every fan has a place")
+	b.ReportMetric(elapsed.Seconds(), "s")
+	b.ReportMetric(float64(crowd)/elapsed.Seconds(), "joins/s")
+	b.ReportMetric(float64(mem)/float64(crowd), "redis-bytes/fan")
+	b.ReportMetric(float64(mem)/(1<<20), "redis-MiB")
+}
+
+// ownRedis starts a redis-server of the benchmark's own on a free port and
+// connects to it.
+func ownRedis(b *testing.B) redis.UniversalClient {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir := b.TempDir()
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--dir", dir)
+	require.NoError(b, cmd.Start(), "redis-server on PATH")
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), PoolSize: 16})
+	b.Cleanup(func() { rdb.Close() })
+	require.Eventually(b, func() bool { return rdb.Ping(context.Background()).Err() == nil }, 10*time.Second, 20*time.Millisecond)
+	return rdb
+}
+
+func usedMemory(b *testing.B, rdb redis.UniversalClient) int64 {
+	b.Helper()
+	info, err := rdb.Info(context.Background(), "memory").Result()
+	require.NoError(b, err)
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			require.NoError(b, err)
+			return n
+		}
+	}
+	b.Fatal("no used_memory in INFO")
+	return 0
 }

@@ -122,6 +122,39 @@ func (q *Queue) Join(ctx context.Context, ev Event, userID string) (*Place, erro
 	return p, nil
 }
 
+// JoinMany puts many fans in line at once, each as Join does, in one pipeline
+// of join scripts (one round trip for the batch): a presale list imported, or
+// a rehearsal's crowd. It claims no admission; a fan's first status call does.
+func (q *Queue) JoinMany(ctx context.Context, ev Event, users []string) error {
+	now := q.now()
+	if now.Before(ev.LobbyOpensAt) || !now.Before(ev.ClosesAt) {
+		return ErrNotOnSale
+	}
+	seed, commit := newSeed()
+	keys := keysOf(ev.ID).forJoin()
+	// A pipeline learns of NOSCRIPT only at its end: load the script first.
+	if err := q.join.Load(ctx, q.rdb).Err(); err != nil {
+		return fmt.Errorf("load join script: %w", err)
+	}
+	cmds, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, u := range users {
+			q.join.EvalSha(ctx, p, keys, u, now.UnixMilli(), ev.SaleOpensAt.UnixMilli(), randomID("j"), seed, commit)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("join %d fans to %s: %w", len(users), ev.ID, err)
+	}
+	for _, c := range cmds {
+		v, _ := c.(*redis.Cmd).Slice()
+		r := reply{v: v}
+		if r.str(0); r.err != nil {
+			return fmt.Errorf("join %s: %w", ev.ID, r.err)
+		}
+	}
+	return nil
+}
+
 // Status reports the fan's place now. It is a sign of life that keeps the place,
 // and it claims an admission, starting the shopping session.
 func (q *Queue) Status(ctx context.Context, ev Event, userID string) (*Place, error) {

@@ -414,3 +414,30 @@ func TestETAFromMeasuredRate(t *testing.T) {
 	require.Equal(t, int64(19), *p.Ahead)
 	require.Equal(t, int64(4), *p.ETASeconds, "19 ahead at 5 a second")
 }
+
+// JoinMany is Join for a crowd: each fan once, in arrival order, again the same
+// place, and not before the lobby opens.
+func TestJoinMany(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, 10)
+	f.open()
+	crowd := fans(300)
+	require.NoError(t, f.a.JoinMany(ctx, f.ev, crowd))
+	require.NoError(t, f.b.JoinMany(ctx, f.ev, crowd[:100])) // again: the same places
+	nums, err := f.a.Numbers(ctx, f.ev.ID, crowd)
+	require.NoError(t, err)
+	seen := map[int64]bool{}
+	for i, u := range crowd {
+		require.Equal(t, int64(i+1), nums[u], "fan %s", u)
+		seen[nums[u]] = true
+	}
+	require.Len(t, seen, 300)
+	counts, err := f.a.Counts(ctx, f.ev.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 300, counts.Length)
+
+	early := f.ev
+	early.ID, early.LobbyOpensAt = store.NewID("ev"), f.clock.now().Add(time.Hour)
+	require.ErrorIs(t, f.a.JoinMany(ctx, early, crowd), queue.ErrNotOnSale)
+}
