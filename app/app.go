@@ -38,6 +38,7 @@ type Intervals struct {
 	Drift     time.Duration // Redis compared with PostgreSQL (30 s)
 	Purge     time.Duration // idempotency keys past their day deleted (1 h)
 	Listing   time.Duration // the events on sale read from PostgreSQL (2 s)
+	Notices   time.Duration // ticket changes sent to live clients (100 ms)
 }
 
 func (i Intervals) withDefaults() Intervals {
@@ -55,6 +56,7 @@ func (i Intervals) withDefaults() Intervals {
 	def(&i.Drift, 30*time.Second)
 	def(&i.Purge, time.Hour)
 	def(&i.Listing, 2*time.Second)
+	def(&i.Notices, 100*time.Millisecond)
 	return i
 }
 
@@ -90,6 +92,7 @@ type App struct {
 	Web web.Config
 
 	controller *queue.Controller
+	notices    *sale.Notifier
 	every      Intervals
 	log        *slog.Logger
 }
@@ -108,7 +111,8 @@ func New(db *store.DB, rdb redis.UniversalClient, cfg Config) *App {
 	if cfg.BookingStore != nil {
 		bs = cfg.BookingStore(db)
 	}
-	a.Sales = booking.New(bs, a.Inventory, cfg.Provider, sale.Notifier{Hub: a.Hub, Inventory: a.Inventory}, log, time.Now)
+	a.notices = sale.NewNotifier(a.Hub, a.Inventory)
+	a.Sales = booking.New(bs, a.Inventory, cfg.Provider, a.notices, log, time.Now)
 	a.Sessions = session.New(session.Config{Line: a.Line, Signer: session.NewSigner(cfg.Secret, time.Now),
 		Holds: a.Sales, Store: db, Hub: a.Hub, Log: log})
 	events := cfg.Events
@@ -143,6 +147,7 @@ func (a *App) Run(ctx context.Context) {
 		wg.Go(func() { a.repeat(ctx, what, every, pass) })
 	}
 	loop("admission", a.every.Admission, a.controller.Tick)
+	loop("live notices", a.every.Notices, a.notices.Flush)
 	loop("presence", a.every.Presence, func(ctx context.Context) error { a.Sessions.KeepPresent(ctx); return nil })
 	loop("expire holds", a.every.Expiry, func(ctx context.Context) error { _, err := a.Sales.ExpireDue(ctx); return err })
 	loop("settle payments", a.every.Settle, func(ctx context.Context) error { _, err := a.Sales.SettleDue(ctx, 100); return err })

@@ -13,7 +13,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -235,28 +234,9 @@ func readToClose(conn *websocket.Conn) websocket.StatusCode {
 // subscribes in the background, and a message published before that is lost.
 func waitSubscribed(tb testing.TB, rdb redis.UniversalClient, eventID string, n int64) {
 	tb.Helper()
-	count := func(ctx context.Context, node redis.UniversalClient) (int64, error) {
-		subs, err := node.PubSubNumSub(ctx, Channel(eventID)).Result()
-		return subs[Channel(eventID)], err
-	}
 	require.Eventually(tb, func() bool {
-		ctx := context.Background()
-		c, ok := rdb.(*redis.ClusterClient)
-		if !ok {
-			got, err := count(ctx, rdb)
-			return err == nil && got == n
-		}
-		// A cluster counts each node's subscribers apart (a message reaches them all).
-		var mu sync.Mutex
-		var total int64
-		err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-			got, err := count(ctx, node)
-			mu.Lock()
-			total += got
-			mu.Unlock()
-			return err
-		})
-		return err == nil && total == n
+		got, err := storetest.Subscribers(context.Background(), rdb, Channel(eventID))
+		return err == nil && got == n
 	}, wait, 10*time.Millisecond, "hubs subscribed to %s", Channel(eventID))
 }
 

@@ -2,6 +2,8 @@ package sale
 
 import (
 	"context"
+	"errors"
+	"sync"
 
 	"github.com/boxofficehq/boxoffice/realtime"
 	"github.com/boxofficehq/boxoffice/store"
@@ -15,27 +17,77 @@ type Publisher interface {
 
 // Notifier tells live clients what booking changes (it is booking.Notifier):
 // availability and seat updates for everyone watching, and an expired
-// reservation to its fan.
+// reservation to its fan. Ticket changes are gathered and sent by Flush, which
+// its owner runs every tenth of a second: a burst of holds and bookings costs
+// one counts read and a message or two per zone, not a round of Redis calls
+// each, and watchers see the latest state (as the hub would send them anyway).
 type Notifier struct {
-	Hub       Publisher
-	Inventory Counter
+	hub Publisher
+	inv Counter
+
+	mu      sync.Mutex
+	pending map[string]map[string]*zoneChange // event → zone → what changed
 }
 
-// TicketsChanged publishes a zone's new availability and its changed seats.
-func (n Notifier) TicketsChanged(ctx context.Context, eventID, zoneID string, seats map[string]string) {
-	if counts, err := n.Inventory.Counts(ctx, eventID); err == nil {
-		for _, z := range counts {
-			if z.ZoneID == zoneID {
-				_ = n.Hub.Publish(ctx, eventID, realtime.Message{Type: realtime.TypeAvailabilityUpdate, ZoneID: zoneID, AvailableTickets: z.Available})
+type zoneChange struct{ seats map[string]string }
+
+// NewNotifier sends through hub, reading counts from inv.
+func NewNotifier(hub Publisher, inv Counter) *Notifier {
+	return &Notifier{hub: hub, inv: inv, pending: map[string]map[string]*zoneChange{}}
+}
+
+// TicketsChanged notes a zone's changed seats (nil for a pool), for the next Flush.
+func (n *Notifier) TicketsChanged(_ context.Context, eventID, zoneID string, seats map[string]string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	zones := n.pending[eventID]
+	if zones == nil {
+		zones = map[string]*zoneChange{}
+		n.pending[eventID] = zones
+	}
+	z := zones[zoneID]
+	if z == nil {
+		z = &zoneChange{}
+		zones[zoneID] = z
+	}
+	for seat, status := range seats {
+		if z.seats == nil {
+			z.seats = map[string]string{}
+		}
+		z.seats[seat] = status // the latest wins
+	}
+}
+
+// Flush publishes what changed since the last Flush: each changed zone's
+// availability, and its seats' latest states.
+func (n *Notifier) Flush(ctx context.Context) error {
+	n.mu.Lock()
+	pending := n.pending
+	n.pending = map[string]map[string]*zoneChange{}
+	n.mu.Unlock()
+	var errs []error
+	for eventID, zones := range pending {
+		counts, err := n.inv.Counts(ctx, eventID)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, c := range counts {
+			if zones[c.ZoneID] != nil {
+				errs = append(errs, n.hub.Publish(ctx, eventID, realtime.Message{Type: realtime.TypeAvailabilityUpdate,
+					ZoneID: c.ZoneID, AvailableTickets: c.Available}))
+			}
+		}
+		for zoneID, z := range zones {
+			if len(z.seats) > 0 {
+				errs = append(errs, n.hub.Publish(ctx, eventID, realtime.Message{Type: realtime.TypeSeatUpdate,
+					ZoneID: zoneID, Seats: z.seats}))
 			}
 		}
 	}
-	if len(seats) > 0 {
-		_ = n.Hub.Publish(ctx, eventID, realtime.Message{Type: realtime.TypeSeatUpdate, ZoneID: zoneID, Seats: seats})
-	}
+	return errors.Join(errs...)
 }
 
-// HoldExpired tells the fan whose reservation ran out.
-func (n Notifier) HoldExpired(ctx context.Context, h *store.Hold) {
-	_ = n.Hub.Publish(ctx, h.EventID, realtime.Message{Type: realtime.TypeReservationExpired, UserID: h.UserID, ReservationID: h.ID})
+// HoldExpired tells the fan whose reservation ran out, at once.
+func (n *Notifier) HoldExpired(ctx context.Context, h *store.Hold) {
+	_ = n.hub.Publish(ctx, h.EventID, realtime.Message{Type: realtime.TypeReservationExpired, UserID: h.UserID, ReservationID: h.ID})
 }

@@ -109,8 +109,8 @@ func TestSaleStatusAnnouncedOncePerChange(t *testing.T) {
 	}
 	statuses := watch(t, hubs[1], ev.ID)
 	require.Eventually(t, func() bool {
-		n, _ := rdb.PubSubNumSub(context.Background(), realtime.Channel(ev.ID)).Result()
-		return n[realtime.Channel(ev.ID)] == 1
+		n, err := storetest.Subscribers(context.Background(), rdb, realtime.Channel(ev.ID))
+		return err == nil && n == 1
 	}, 5*time.Second, 10*time.Millisecond)
 	// steps has every replica's controllers step at once, several times.
 	steps := func() {

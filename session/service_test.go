@@ -128,7 +128,7 @@ func newShop(t *testing.T, holdSeconds int) *shop {
 	inv := inventory.New(rdb, time.Now, queue.ActiveKey)
 	hub := realtime.NewHub(rdb, realtime.Options{Log: log})
 	t.Cleanup(func() { _ = hub.Close() })
-	sales := booking.New(db, inv, payments.NewTestProvider(db), sale.Notifier{Hub: hub, Inventory: inv}, log, time.Now)
+	sales := booking.New(db, inv, payments.NewTestProvider(db), sale.NewNotifier(hub, inv), log, time.Now)
 	sessions := session.New(session.Config{Line: line, Signer: session.NewSigner(secret, time.Now), Holds: sales,
 		Store: db, Hub: hub, Log: log})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

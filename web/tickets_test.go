@@ -156,14 +156,20 @@ func TestReserveRefusals(t *testing.T) {
 func (e *env) stepLine(eventID string) {
 	e.t.Helper()
 	e.listing.add(eventID)
-	events, err := e.sale.Events(context.Background())
-	require.NoError(e.t, err)
 	ctl := queue.NewController(e.line, nil, e.sale.OnStep, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	for _, ev := range events {
-		if ev.ID == eventID {
-			ctl.Step(context.Background(), ev)
+	// The sale reads the events on sale every 100 ms here: until it has read
+	// this one, there is nothing to step.
+	require.Eventually(e.t, func() bool {
+		events, err := e.sale.Events(context.Background())
+		require.NoError(e.t, err)
+		for _, ev := range events {
+			if ev.ID == eventID {
+				ctl.Step(context.Background(), ev)
+				return true
+			}
 		}
-	}
+		return false
+	}, 5*time.Second, 20*time.Millisecond)
 }
 
 // A tiny event: the line says sold_out and stops admitting once the last ticket

@@ -8,6 +8,7 @@ import (
 	neturl "net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,4 +232,29 @@ func CleanRedis(t testing.TB, rdb redis.UniversalClient, eventID string) {
 	}
 	clean()
 	t.Cleanup(clean)
+}
+
+// Subscribers counts the clients subscribed to a pub/sub channel, on every
+// node of a cluster (each node counts only its own).
+func Subscribers(ctx context.Context, rdb redis.UniversalClient, channel string) (int64, error) {
+	count := func(ctx context.Context, node redis.UniversalClient) (int64, error) {
+		subs, err := node.PubSubNumSub(ctx, channel).Result()
+		return subs[channel], err
+	}
+	c, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return count(ctx, rdb)
+	}
+	var (
+		mu    sync.Mutex
+		total int64
+	)
+	err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		n, err := count(ctx, node)
+		mu.Lock()
+		total += n
+		mu.Unlock()
+		return err
+	})
+	return total, err
 }

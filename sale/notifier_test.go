@@ -1,0 +1,90 @@
+package sale_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/boxofficehq/boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/realtime"
+	"github.com/boxofficehq/boxoffice/sale"
+	"github.com/boxofficehq/boxoffice/store"
+	"github.com/boxofficehq/boxoffice/store/storetest"
+)
+
+// A burst of ticket changes goes on the bus, at the next flush, as one
+// availability per changed zone (the counts of now) and one seat update per
+// seated zone carrying each seat's latest state: a hundred changes cost three
+// messages, not two hundred.
+func TestNoticesGatherABurst(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.DB(t)
+	rdb := storetest.Redis(t)
+	ev := storetest.Event(t, db, storetest.Organizer(t, db).ID, 10, store.Row{Row: "1", Seats: 4})
+	storetest.CleanRedis(t, rdb, ev.ID)
+	inv := inventory.New(rdb, time.Now, queue.ActiveKey)
+	snap, err := db.InventorySnapshot(ctx, ev.ID)
+	require.NoError(t, err)
+	require.NoError(t, inv.Rebuild(ctx, snap))
+	hub := realtime.NewHub(rdb, realtime.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	t.Cleanup(func() { _ = hub.Close() })
+	msgs := bus(t, rdb, ev.ID)
+
+	n := sale.NewNotifier(hub, inv)
+	for i := range 50 {
+		n.TicketsChanged(ctx, ev.ID, "GA", nil)
+		status := "RESERVED"
+		if i%2 == 1 {
+			status = "AVAILABLE"
+		}
+		n.TicketsChanged(ctx, ev.ID, "VIP", map[string]string{"1A": status, "1B": "RESERVED"})
+	}
+	require.NoError(t, n.Flush(ctx))
+	require.NoError(t, n.Flush(ctx)) // nothing new: nothing sent
+
+	got := map[string]int{}
+	quiet := time.After(time.Second)
+	for done := false; !done; {
+		select {
+		case m := <-msgs:
+			got[m.Type+" "+m.ZoneID]++
+			switch m.Type {
+			case realtime.TypeAvailabilityUpdate:
+				want := map[string]int{"GA": 10, "VIP": 4}[m.ZoneID]
+				require.Equal(t, want, m.AvailableTickets, "the counts of now")
+			case realtime.TypeSeatUpdate:
+				require.Equal(t, map[string]string{"1A": "AVAILABLE", "1B": "RESERVED"}, m.Seats, "each seat's latest state")
+			}
+		case <-quiet:
+			done = true
+		}
+	}
+	require.Equal(t, map[string]int{"availability.update GA": 1, "availability.update VIP": 1, "seat.update VIP": 1}, got)
+}
+
+// bus hears the event's bus channel as a replica's hub does.
+func bus(t *testing.T, rdb redis.UniversalClient, eventID string) <-chan realtime.Message {
+	t.Helper()
+	ps := rdb.Subscribe(context.Background(), realtime.Channel(eventID))
+	t.Cleanup(func() { ps.Close() })
+	_, err := ps.Receive(context.Background()) // the subscription's confirmation
+	require.NoError(t, err)
+	out := make(chan realtime.Message, 256)
+	go func() {
+		for raw := range ps.Channel() {
+			var m realtime.Message
+			if json.Unmarshal([]byte(raw.Payload), &m) == nil {
+				out <- m
+			}
+		}
+	}()
+	return out
+}
