@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/boxofficehq/boxoffice/inventory"
 )
 
 // Sale statuses of an event.
@@ -18,12 +20,6 @@ const (
 	SaleOpen      = "open"
 	SaleSoldOut   = "sold_out"
 	SaleClosed    = "closed"
-)
-
-// Zone kinds.
-const (
-	ZonePool   = "pool"
-	ZoneSeated = "seated"
 )
 
 // Limits on what one event may hold.
@@ -68,15 +64,15 @@ type Event struct {
 
 // Zone is a part of the venue with one price: a pool of numbered tickets or rows of seats.
 type Zone struct {
-	ID               string `json:"id"`
-	Name             string `json:"name"`
-	Kind             string `json:"kind"`
-	PriceCents       int64  `json:"price_cents"`
-	Capacity         int    `json:"capacity"`
-	Rows             []Row  `json:"rows,omitempty"`
-	AvailableTickets int    `json:"available_tickets"`
-	ReservedTickets  int    `json:"reserved_tickets"`
-	BookedTickets    int    `json:"booked_tickets"`
+	ID               string             `json:"id"`
+	Name             string             `json:"name"`
+	Kind             inventory.ZoneKind `json:"kind"`
+	PriceCents       int64              `json:"price_cents"`
+	Capacity         int                `json:"capacity"`
+	Rows             []Row              `json:"rows,omitempty"`
+	AvailableTickets int                `json:"available_tickets"`
+	ReservedTickets  int                `json:"reserved_tickets"`
+	BookedTickets    int                `json:"booked_tickets"`
 }
 
 // Row is a row of seats, nearest the stage first.
@@ -112,12 +108,12 @@ type NewEvent struct {
 
 // NewZone describes a zone at creation: a pool has a capacity, a seated zone rows.
 type NewZone struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	Kind       string `json:"kind"`
-	PriceCents *int64 `json:"price_cents"`
-	Capacity   *int   `json:"capacity"`
-	Rows       []Row  `json:"rows"`
+	ID         string             `json:"id"`
+	Name       string             `json:"name"`
+	Kind       inventory.ZoneKind `json:"kind"`
+	PriceCents *int64             `json:"price_cents"`
+	Capacity   *int               `json:"capacity"`
+	Rows       []Row              `json:"rows"`
 }
 
 // apply copies the set fields onto e.
@@ -264,7 +260,7 @@ func (nz *NewZone) build(field string) (*Zone, error) {
 		return nil, invalid(field+".price_cents", "must be between 0 and 100000000")
 	}
 	switch z.Kind {
-	case ZonePool:
+	case inventory.Pool:
 		if len(nz.Rows) > 0 {
 			return nil, invalid(field+".rows", "are for seated zones; a pool has a capacity")
 		}
@@ -272,7 +268,7 @@ func (nz *NewZone) build(field string) (*Zone, error) {
 			return nil, invalid(field+".capacity", "must be between 1 and %d", MaxEventCapacity)
 		}
 		z.Capacity = *nz.Capacity
-	case ZoneSeated:
+	case inventory.Seated:
 		if len(nz.Rows) == 0 {
 			return nil, invalid(field+".rows", "must list at least one row")
 		}
@@ -292,7 +288,7 @@ func (nz *NewZone) build(field string) (*Zone, error) {
 			return nil, invalid(field+".capacity", "is %d but the rows hold %d seats; leave it out for seated zones", *nz.Capacity, z.Capacity)
 		}
 	default:
-		return nil, invalid(field+".kind", `must be "pool" or "seated"`)
+		return nil, invalid(field+".kind", "must be %q or %q", inventory.Pool, inventory.Seated)
 	}
 	return z, nil
 }
@@ -312,7 +308,7 @@ type ticket struct {
 // seats share an id, and a collision with other row names is refused.
 func (z *Zone) tickets(field string) ([]ticket, error) {
 	out := make([]ticket, 0, z.Capacity)
-	if z.Kind == ZonePool {
+	if z.Kind == inventory.Pool {
 		for i := 1; i <= z.Capacity; i++ {
 			out = append(out, ticket{zoneID: z.ID, number: i})
 		}
@@ -367,7 +363,7 @@ func (db *DB) CreateEvent(ctx context.Context, n NewEvent, createdBy string) (*E
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 		for i, z := range e.Zones {
 			var rows any
-			if z.Kind == ZoneSeated {
+			if z.Kind == inventory.Seated {
 				rows = z.Rows
 			}
 			if _, err := tx.Exec(ctx, qz, e.ID, z.ID, i, z.Name, z.Kind, z.PriceCents, z.Capacity, rows); err != nil {
@@ -561,9 +557,9 @@ func changed(v *time.Time, old time.Time) bool { return v != nil && !v.Equal(old
 
 // Seat is one seat's state.
 type Seat struct {
-	ID     string `json:"id"`
-	Row    string `json:"row"`
-	Status string `json:"status"`
+	ID     string                 `json:"id"`
+	Row    string                 `json:"row"`
+	Status inventory.TicketStatus `json:"status"`
 }
 
 // Seats lists a seated zone's seats in stage order.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
@@ -82,6 +83,6 @@ func bidiEvent(field, text string) store.NewEvent {
 	capacity, price := 10, int64(1000)
 	n := store.NewEvent{ID: store.NewID("ev")}
 	n.Name, n.Venue, n.StartsAt, n.SaleOpensAt = &name, &venue, &starts, &opens
-	n.Zones = []store.NewZone{{ID: "GA", Name: zone, Kind: store.ZonePool, Capacity: &capacity, PriceCents: &price}}
+	n.Zones = []store.NewZone{{ID: "GA", Name: zone, Kind: inventory.Pool, Capacity: &capacity, PriceCents: &price}}
 	return n
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/store"
 )
 
@@ -90,7 +91,7 @@ func (s *Server) seats(c echo.Context) error {
 	if !ok {
 		return notFound("zone " + c.Param("zone"))
 	}
-	if z.Kind != store.ZoneSeated {
+	if z.Kind != inventory.Seated {
 		return newError(http.StatusNotFound, "not_seated", "zone "+z.ID+" is general admission: it has no assigned seats")
 	}
 	seats, err := s.store.Seats(c.Request().Context(), e.ID, z.ID)
