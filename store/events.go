@@ -341,7 +341,7 @@ func SeatLetters(n int) string {
 }
 
 // CreateEvent stores the event, its zones and one row per ticket in one
-// transaction. A taken event id is ErrDuplicate.
+// transaction. A taken event id is a *DuplicateError naming "id".
 func (db *DB) CreateEvent(ctx context.Context, n NewEvent, createdBy string) (*Event, error) {
 	e, tickets, err := n.build()
 	if err != nil {

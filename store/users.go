@@ -67,7 +67,7 @@ func validEmail(s string) bool {
 }
 
 // CreateUser stores a new account with a bcrypt hash of its password. A taken email
-// is ErrDuplicate.
+// is a *DuplicateError naming "email".
 func (db *DB) CreateUser(ctx context.Context, r Registration, role string) (*User, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +59,32 @@ func TestNamesRefuseBidiControls(t *testing.T) {
 	require.NoError(t, err)
 	_, err = db.CreateEvent(ctx, bidiEvent("name", "حفلة"), org.ID)
 	require.NoError(t, err)
+}
+
+// A taken email or event id says which, so the API can answer email_taken or
+// event_exists without guessing; either is still ErrDuplicate.
+func TestDuplicateNamesTheField(t *testing.T) {
+	t.Parallel()
+	db := storetest.DB(t)
+	ctx := context.Background()
+	fan := storetest.Fan(t, db)
+	_, err := db.CreateUser(ctx, store.Registration{Name: "Again", Email: strings.ToUpper(fan.Email), Password: "password123"}, store.RoleFan)
+	requireDuplicate(t, err, "email")
+
+	org := storetest.Organizer(t, db)
+	n := bidiEvent("name", "Show")
+	_, err = db.CreateEvent(ctx, n, org.ID)
+	require.NoError(t, err)
+	_, err = db.CreateEvent(ctx, n, org.ID)
+	requireDuplicate(t, err, "id")
+}
+
+func requireDuplicate(t *testing.T, err error, field string) {
+	t.Helper()
+	require.ErrorIs(t, err, store.ErrDuplicate)
+	var dup *store.DuplicateError
+	require.ErrorAs(t, err, &dup)
+	require.Equal(t, field, dup.Field, "%v", err)
 }
 
 func requireInvalid(t *testing.T, err error, field, format string, args ...any) {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -32,7 +33,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		case err == nil:
 			c.Set(userKey, u)
 			c.Set(tokenKey, token)
-		case !isNotFound(err):
+		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
 		return next(c)
@@ -139,10 +140,6 @@ func (s *Server) register(c echo.Context) error {
 		return err
 	}
 	u, err := s.store.CreateUser(c.Request().Context(), r, store.RoleFan)
-	if isDuplicate(err) {
-		return &apiError{Status: http.StatusConflict, Code: "email_taken",
-			Message: "an account with this email exists; sign in instead", Details: map[string]any{"field": "email"}}
-	}
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -10,21 +9,14 @@ import (
 	"github.com/boxofficehq/boxoffice/store"
 )
 
-func isNotFound(err error) bool  { return errors.Is(err, store.ErrNotFound) }
-func isDuplicate(err error) bool { return errors.Is(err, store.ErrDuplicate) }
-
 func (s *Server) createEvent(c echo.Context) error {
 	var n store.NewEvent
 	if err := decode(c, &n); err != nil {
 		return err
 	}
 	e, err := s.store.CreateEvent(c.Request().Context(), n, currentUser(c).ID)
-	if isDuplicate(err) {
-		return &apiError{Status: http.StatusConflict, Code: "event_exists",
-			Message: "an event with id " + n.ID + " exists", Details: map[string]any{"field": "id"}}
-	}
 	if err != nil {
-		return err
+		return aboutEventID(n.ID, err)
 	}
 	return c.JSON(http.StatusCreated, map[string]*store.Event{"event": e})
 }
@@ -40,13 +32,10 @@ func (s *Server) listEvents(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string][]*store.Event{"events": events})
 }
 
-// event loads the event named in the path, answering 404 for an unknown id.
+// event loads the event named in the path; an unknown id answers 404 naming it.
 func (s *Server) event(c echo.Context) (*store.Event, error) {
 	e, err := s.store.Event(c.Request().Context(), c.Param("id"))
-	if isNotFound(err) {
-		return nil, notFound("event " + c.Param("id"))
-	}
-	return e, err
+	return e, aboutEventID(c.Param("id"), err)
 }
 
 func (s *Server) getEvent(c echo.Context) error {
@@ -73,11 +62,8 @@ func (s *Server) updateEvent(c echo.Context) error {
 			Message: "zones cannot change once tickets exist; create a new event", Details: map[string]any{"field": "zones"}}
 	}
 	e, err := s.store.UpdateEvent(c.Request().Context(), c.Param("id"), p.Settings)
-	if isNotFound(err) {
-		return notFound("event " + c.Param("id"))
-	}
 	if err != nil {
-		return err
+		return aboutEventID(c.Param("id"), err)
 	}
 	return c.JSON(http.StatusOK, map[string]*store.Event{"event": e})
 }

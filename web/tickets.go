@@ -167,10 +167,6 @@ func (s *Server) confirmPayment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if p.Status == payments.StatusFailed {
-		return &apiError{Status: http.StatusPaymentRequired, Code: "card_declined",
-			Message: "the card was declined; try another card", Details: map[string]any{"payment_id": p.ID}}
-	}
 	if p.BookingID != "" {
 		s.booked(ctx, p.EventID, p.UserID)
 	}
