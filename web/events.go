@@ -10,15 +10,15 @@ import (
 )
 
 func (s *Server) createEvent(c echo.Context) error {
-	var n store.NewEvent
+	var n newEvent
 	if err := decode(c, &n); err != nil {
 		return err
 	}
-	e, err := s.store.CreateEvent(c.Request().Context(), n, currentUser(c).ID)
+	e, err := s.store.CreateEvent(c.Request().Context(), n.event(), currentUser(c).ID)
 	if err != nil {
 		return aboutEventID(n.ID, err)
 	}
-	return c.JSON(http.StatusCreated, map[string]*store.Event{"event": e})
+	return c.JSON(http.StatusCreated, map[string]eventJSON{"event": eventOf(e)})
 }
 
 func (s *Server) listEvents(c echo.Context) error {
@@ -26,10 +26,7 @@ func (s *Server) listEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if events == nil {
-		events = []*store.Event{}
-	}
-	return c.JSON(http.StatusOK, map[string][]*store.Event{"events": events})
+	return c.JSON(http.StatusOK, map[string][]eventJSON{"events": list(events, eventOf)})
 }
 
 // event loads the event named in the path; an unknown id answers 404 naming it.
@@ -43,13 +40,7 @@ func (s *Server) getEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]*store.Event{"event": e})
-}
-
-// eventPatch is what PATCH accepts: the settings, and zones only to refuse them clearly.
-type eventPatch struct {
-	store.Settings
-	Zones any `json:"zones"`
+	return c.JSON(http.StatusOK, map[string]eventJSON{"event": eventOf(e)})
 }
 
 func (s *Server) updateEvent(c echo.Context) error {
@@ -61,11 +52,11 @@ func (s *Server) updateEvent(c echo.Context) error {
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid",
 			Message: "zones cannot change once tickets exist; create a new event", Details: map[string]any{"field": "zones"}}
 	}
-	e, err := s.store.UpdateEvent(c.Request().Context(), c.Param("id"), p.Settings)
+	e, err := s.store.UpdateEvent(c.Request().Context(), c.Param("id"), p.settings())
 	if err != nil {
 		return aboutEventID(c.Param("id"), err)
 	}
-	return c.JSON(http.StatusOK, map[string]*store.Event{"event": e})
+	return c.JSON(http.StatusOK, map[string]eventJSON{"event": eventOf(e)})
 }
 
 func (s *Server) seats(c echo.Context) error {
@@ -84,7 +75,7 @@ func (s *Server) seats(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"zone_id": z.ID, "seats": seats})
+	return c.JSON(http.StatusOK, map[string]any{"zone_id": z.ID, "seats": list(seats, seatOf)})
 }
 
 type zoneStats struct {
