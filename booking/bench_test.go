@@ -137,12 +137,12 @@ func forUpdateReserve(ctx context.Context, db *store.DB, eventID, user string, s
 		for rows.Next() {
 			var (
 				tid    int64
-				status string
+				status inventory.TicketStatus
 			)
 			if err := rows.Scan(&tid, &status); err != nil {
 				return err
 			}
-			if status != "AVAILABLE" {
+			if status != inventory.Available {
 				rows.Close()
 				return errTaken
 			}

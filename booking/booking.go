@@ -318,7 +318,9 @@ func (s *Service) ReapPhantoms(ctx context.Context, eventID string) (freed int, 
 	return freed, s.inv.Confirm(ctx, eventID, confirmed)
 }
 
-func seatStates(tickets []store.HoldTicket, status string) map[string]string {
+// seatStates is a seat.update's seats: each seated ticket's id → status, as
+// the live message carries them; nil for a pool.
+func seatStates(tickets []store.HoldTicket, status inventory.TicketStatus) map[string]string {
 	var seats map[string]string
 	for _, t := range tickets {
 		if t.SeatID == "" {
@@ -327,7 +329,7 @@ func seatStates(tickets []store.HoldTicket, status string) map[string]string {
 		if seats == nil {
 			seats = make(map[string]string, len(tickets))
 		}
-		seats[t.SeatID] = status
+		seats[t.SeatID] = string(status)
 	}
 	return seats
 }

@@ -424,3 +424,25 @@ func TestSettlersOnManyReplicasRefundOnce(t *testing.T) {
 		require.Equal(t, payments.StatusRefunded, s.charged(p))
 	}
 }
+
+// A declined card is an error naming the payment, which stays failed and can
+// be paid with another card.
+func TestDeclinedCardNamesThePayment(t *testing.T) {
+	t.Parallel()
+	s := newShop(t)
+	ctx := context.Background()
+	until := s.clock.now().Add(10 * time.Minute)
+	ann := s.fan(until)
+	p := s.startPayment(ann, s.hold(ann, 1, until))
+
+	_, err := s.svc.Confirm(ctx, p.ID, ann, payments.CardDeclines)
+	require.ErrorIs(t, err, payments.ErrDeclined)
+	var declined *booking.DeclinedError
+	require.ErrorAs(t, err, &declined)
+	require.Equal(t, p.ID, declined.PaymentID)
+	require.Equal(t, payments.StatusFailed, s.payment(p.ID).Status)
+
+	p, err = s.svc.Confirm(ctx, p.ID, ann, payments.CardSucceeds)
+	require.NoError(t, err)
+	require.NotEmpty(t, p.BookingID)
+}

@@ -103,9 +103,22 @@ func (s *Service) MyPayments(ctx context.Context, userID string) ([]*payments.Pa
 	return s.store.PaymentsOf(ctx, userID)
 }
 
+// DeclinedError is a card the provider declined for a payment, which is left
+// failed: the fan may pay it with another card. errors.Is(err,
+// payments.ErrDeclined) holds.
+type DeclinedError struct{ PaymentID string }
+
+func (e *DeclinedError) Error() string {
+	return "payment " + e.PaymentID + ": " + payments.ErrDeclined.Error()
+}
+
+// Is makes the error match payments.ErrDeclined, for callers that need no payment.
+func (e *DeclinedError) Is(target error) bool { return target == payments.ErrDeclined }
+
 // Confirm pays with a test card (the test provider only) and settles the
 // payment at once: its holds are booked, or, if they are gone, it is refunded.
-// Paying a payment that succeeded before changes nothing: a double click pays once.
+// A declined card is a *DeclinedError. Paying a payment that succeeded before
+// changes nothing: a double click pays once.
 func (s *Service) Confirm(ctx context.Context, paymentID, userID, card string) (*payments.Payment, error) {
 	p, err := s.MyPayment(ctx, paymentID, userID)
 	if err != nil {
@@ -120,6 +133,9 @@ func (s *Service) Confirm(ctx context.Context, paymentID, userID, card string) (
 	}
 	if p, err = s.record(ctx, p.ID, status); err != nil {
 		return nil, err
+	}
+	if p.Status == payments.StatusFailed {
+		return nil, &DeclinedError{PaymentID: p.ID}
 	}
 	if p.Unsettled() {
 		if _, err := s.settle(ctx, p); err != nil && !refused(err) {

@@ -66,7 +66,7 @@ func (inv *Inventory) Drift(ctx context.Context, snap *Snapshot) ([]string, erro
 // rebuild, not ten thousand lines.
 const maxSeatDiffs = 20
 
-func seatDrift(z SnapshotZone, live map[string]string) []string {
+func seatDrift(z SnapshotZone, live map[string]TicketStatus) []string {
 	var diffs []string
 	n := 0
 	for _, t := range z.Tickets {

@@ -87,8 +87,8 @@ func pool(id string, n int) inventory.SnapshotZone {
 	return z
 }
 
-func status(c rune) string {
-	return map[rune]string{'0': inventory.Available, '1': inventory.Reserved, '2': inventory.Booked}[c]
+func status(c rune) inventory.TicketStatus {
+	return map[rune]inventory.TicketStatus{'0': inventory.Available, '1': inventory.Reserved, '2': inventory.Booked}[c]
 }
 
 // counts is one zone's counts.
@@ -106,7 +106,7 @@ func (f *fixture) counts(t testing.TB, zone string) inventory.ZoneCounts {
 }
 
 // seats is one seated zone's seat states.
-func (f *fixture) seats(t testing.TB, zone string) map[string]string {
+func (f *fixture) seats(t testing.TB, zone string) map[string]inventory.TicketStatus {
 	t.Helper()
 	s, err := f.inv.Seats(context.Background(), f.ev, zone)
 	require.NoError(t, err)

@@ -32,7 +32,7 @@ func TestHoldSeatsIsAllOrNothing(t *testing.T) {
 	require.ErrorIs(t, err, inventory.ErrSeatTaken)
 	require.Contains(t, err.Error(), "1B, 1A")
 
-	require.Equal(t, map[string]string{"1A": "RESERVED", "1B": "RESERVED", "1C": "AVAILABLE", "1D": "AVAILABLE", "1E": "AVAILABLE"},
+	require.Equal(t, map[string]inventory.TicketStatus{"1A": inventory.Reserved, "1B": inventory.Reserved, "1C": inventory.Available, "1D": inventory.Available, "1E": inventory.Available},
 		f.seats(t, "VIP"), "the refused hold took nothing, not even 1C")
 	require.Equal(t, inventory.ZoneCounts{ZoneID: "VIP", Available: 3, Held: 2}, f.counts(t, "VIP"))
 }

@@ -83,17 +83,24 @@ func (e *SeatTakenError) Error() string {
 // Is makes the error match ErrSeatTaken, for callers that need no seat names.
 func (e *SeatTakenError) Is(target error) bool { return target == ErrSeatTaken }
 
-// Ticket statuses, as the database names them.
+// TicketStatus is where a ticket stands, as the database and the API name it.
+type TicketStatus string
+
+// Ticket statuses.
 const (
-	Available = "AVAILABLE"
-	Reserved  = "RESERVED"
-	Booked    = "BOOKED"
+	Available TicketStatus = "AVAILABLE"
+	Reserved  TicketStatus = "RESERVED"
+	Booked    TicketStatus = "BOOKED"
 )
 
-// Zone kinds, as the database names them.
+// ZoneKind is how a zone sells, as the database and the API name it: a pool
+// of numbered tickets, or assigned seats.
+type ZoneKind string
+
+// Zone kinds.
 const (
-	Pool   = "pool"
-	Seated = "seated"
+	Pool   ZoneKind = "pool"
+	Seated ZoneKind = "seated"
 )
 
 const (

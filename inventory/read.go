@@ -49,7 +49,7 @@ func atoi(v any) int {
 }
 
 // statusOf names a state byte.
-func statusOf(b byte) string {
+func statusOf(b byte) TicketStatus {
 	switch b {
 	case '0':
 		return Available
@@ -62,7 +62,7 @@ func statusOf(b byte) string {
 }
 
 // Seats reads a seated zone's seats: seat id → AVAILABLE, RESERVED or BOOKED.
-func (inv *Inventory) Seats(ctx context.Context, eventID, zoneID string) (map[string]string, error) {
+func (inv *Inventory) Seats(ctx context.Context, eventID, zoneID string) (map[string]TicketStatus, error) {
 	k, z := keysOf(eventID), zoneKeysOf(eventID, zoneID)
 	var (
 		f     *redis.StringCmd
@@ -86,11 +86,11 @@ func (inv *Inventory) Seats(ctx context.Context, eventID, zoneID string) (map[st
 		return nil, ErrNotLoaded
 	case kind.Val() == "":
 		return nil, ErrUnknownZone
-	case kind.Val() != Seated:
+	case ZoneKind(kind.Val()) != Seated:
 		return nil, ErrWrongKind
 	}
 	st := state.Val()
-	out := make(map[string]string, len(seats.Val()))
+	out := make(map[string]TicketStatus, len(seats.Val()))
 	for id, off := range seats.Val() {
 		o, err := strconv.Atoi(off)
 		if err != nil || o < 0 || o >= len(st) {

@@ -34,9 +34,10 @@ type CancelledBooking struct{ BookingID, ZoneID string }
 
 // SnapshotZone is a zone and every one of its tickets.
 type SnapshotZone struct {
-	ID, Kind string
-	Rows     []SnapshotRow    // seated: rows nearest the stage first, as ranges of Tickets
-	Tickets  []SnapshotTicket // stage order: ticket i has offset i (number - 1)
+	ID      string
+	Kind    ZoneKind
+	Rows    []SnapshotRow    // seated: rows nearest the stage first, as ranges of Tickets
+	Tickets []SnapshotTicket // stage order: ticket i has offset i (number - 1)
 }
 
 // SnapshotRow is a row of seats: Tickets[Offset : Offset+Len].
@@ -46,7 +47,10 @@ type SnapshotRow struct {
 }
 
 // SnapshotTicket is a ticket's seat (seated zones) and status (AVAILABLE, RESERVED or BOOKED).
-type SnapshotTicket struct{ SeatID, Status string }
+type SnapshotTicket struct {
+	SeatID string
+	Status TicketStatus
+}
 
 // SnapshotHold is an active hold: seats in a seated zone, a quantity in a pool.
 type SnapshotHold struct {
@@ -64,13 +68,13 @@ type (
 		Cancelled []string               `json:"cancelled"` // never null: the script walks it
 	}
 	payloadZone struct {
-		ID     string `json:"id"`
-		Kind   string `json:"kind"`
-		Rows   string `json:"rows"`
-		State  string `json:"state"`
-		Avail  int    `json:"avail"`
-		Held   int    `json:"held"`
-		Booked int    `json:"booked"`
+		ID     string   `json:"id"`
+		Kind   ZoneKind `json:"kind"`
+		Rows   string   `json:"rows"`
+		State  string   `json:"state"`
+		Avail  int      `json:"avail"`
+		Held   int      `json:"held"`
+		Booked int      `json:"booked"`
 	}
 	payloadHold struct {
 		Zone     string `json:"z"`
@@ -81,7 +85,7 @@ type (
 )
 
 // stateOf is a status's state byte.
-func stateOf(status string) (byte, bool) {
+func stateOf(status TicketStatus) (byte, bool) {
 	switch status {
 	case Available:
 		return '0', true

@@ -159,13 +159,13 @@ func TestRebuildKeepsHoldsInFlight(t *testing.T) {
 	require.NoError(t, f.inv.MarkBooked(ctx, f.ev, "after-read-booked"))
 
 	require.NoError(t, f.inv.Rebuild(ctx, snap))
-	require.Equal(t, map[string]string{
-		"1A": "RESERVED",  // in flight: kept
-		"1B": "AVAILABLE", // released after the read: stays released
-		"1C": "BOOKED",    // booked after the read: stays booked
-		"1D": "RESERVED",  // decided after the read: kept
-		"1E": "AVAILABLE", // older than any write in flight: the database is right
-		"1F": "BOOKED",    // decided and booked after the read: kept booked
+	require.Equal(t, map[string]inventory.TicketStatus{
+		"1A": inventory.Reserved,  // in flight: kept
+		"1B": inventory.Available, // released after the read: stays released
+		"1C": inventory.Booked,    // booked after the read: stays booked
+		"1D": inventory.Reserved,  // decided after the read: kept
+		"1E": inventory.Available, // older than any write in flight: the database is right
+		"1F": inventory.Booked,    // decided and booked after the read: kept booked
 	}, f.seats(t, "VIP"))
 	require.Equal(t, inventory.ZoneCounts{ZoneID: "VIP", Available: 2, Held: 2, Booked: 2}, f.counts(t, "VIP"))
 	require.Equal(t, inventory.ZoneCounts{ZoneID: "GA", Available: 7, Held: 3}, f.counts(t, "GA"))
@@ -212,8 +212,8 @@ func TestRebuildRefusesAnInconsistentSnapshot(t *testing.T) {
 		{name: "no zones"},
 		{name: "seat twice", zones: []inventory.SnapshotZone{dup}},
 		{name: "row past the zone's end", zones: []inventory.SnapshotZone{badRow}},
-		{name: "unknown status", zones: []inventory.SnapshotZone{{ID: "GA", Kind: "pool", Tickets: []inventory.SnapshotTicket{{Status: "SOLD"}}}}},
-		{name: "unknown kind", zones: []inventory.SnapshotZone{{ID: "GA", Kind: "standing", Tickets: []inventory.SnapshotTicket{{Status: "AVAILABLE"}}}}},
+		{name: "unknown status", zones: []inventory.SnapshotZone{{ID: "GA", Kind: inventory.Pool, Tickets: []inventory.SnapshotTicket{{Status: "SOLD"}}}}},
+		{name: "unknown kind", zones: []inventory.SnapshotZone{{ID: "GA", Kind: "standing", Tickets: []inventory.SnapshotTicket{{Status: inventory.Available}}}}},
 		{name: "hold on an available seat", zones: []inventory.SnapshotZone{seated("VIP", "01")},
 			holds: []inventory.SnapshotHold{{ID: "h", ZoneID: "VIP", UserID: "ann", Seats: []string{"1A"}}}},
 		{name: "hold in an unknown zone", zones: []inventory.SnapshotZone{seated("VIP", "01")},

@@ -157,7 +157,7 @@ func TestCountsAndSeats(t *testing.T) {
 		{ZoneID: "GA", Available: 3, Held: 2},
 		{ZoneID: "VIP", Available: 2, Held: 2, Booked: 1},
 	}, counts, "zones in the snapshot's order")
-	require.Equal(t, map[string]string{"1A": "AVAILABLE", "1B": "RESERVED", "1C": "BOOKED", "2A": "AVAILABLE", "2B": "RESERVED"},
+	require.Equal(t, map[string]inventory.TicketStatus{"1A": inventory.Available, "1B": inventory.Reserved, "1C": inventory.Booked, "2A": inventory.Available, "2B": inventory.Reserved},
 		f.seats(t, "VIP"))
 
 	_, err = f.inv.Seats(ctx, f.ev, "GA")

@@ -92,7 +92,7 @@ func TestSaleStatusAnnouncedOncePerChange(t *testing.T) {
 	ev, err := db.CreateEvent(context.Background(), store.NewEvent{ID: store.NewID("ev"), Settings: store.Settings{
 		Name: ptr("Show"), LobbyOpensAt: ptr(now.Add(-time.Minute)), SaleOpensAt: ptr(now.Add(time.Hour)),
 		StartsAt: ptr(now.Add(48 * time.Hour))},
-		Zones: []store.NewZone{{ID: "GA", Kind: store.ZonePool, Capacity: &seats, PriceCents: &price}}}, org.ID)
+		Zones: []store.NewZone{{ID: "GA", Kind: inventory.Pool, Capacity: &seats, PriceCents: &price}}}, org.ID)
 	require.NoError(t, err)
 	storetest.CleanRedis(t, rdb, ev.ID)
 	c := &clock{}

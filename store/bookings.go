@@ -26,17 +26,17 @@ var (
 
 // Booking is the tickets one payment bought: the tickets of its holds.
 type Booking struct {
-	ID          string       `json:"id"`
-	EventID     string       `json:"event_id"`
-	ZoneID      string       `json:"zone_id"` // the first hold's zone
-	UserID      string       `json:"-"`
-	HoldIDs     []string     `json:"-"`
-	PaymentID   string       `json:"payment_id"`
-	Tickets     []HoldTicket `json:"tickets"`
-	AmountCents int64        `json:"amount_cents"`
-	Currency    string       `json:"currency"`
-	Status      string       `json:"status"`
-	CreatedAt   time.Time    `json:"created_at"`
+	ID          string
+	EventID     string
+	ZoneID      string // the first hold's zone
+	UserID      string
+	HoldIDs     []string
+	PaymentID   string
+	Tickets     []HoldTicket
+	AmountCents int64
+	Currency    string
+	Status      string
+	CreatedAt   time.Time
 }
 
 // Book settles a succeeded payment in one transaction: when all its holds are

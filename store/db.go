@@ -177,6 +177,31 @@ func NewID(prefix string) string {
 	return prefix + "_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
+// DuplicateError is a value that must be unique and is taken. Field names it
+// as the caller gave it ("email" of an account, "id" of an event); it is empty
+// for values no caller chooses. errors.Is(err, ErrDuplicate) holds.
+type DuplicateError struct {
+	Constraint string // PostgreSQL's name for the rule
+	Field      string
+}
+
+func (e *DuplicateError) Error() string { return ErrDuplicate.Error() + ": " + e.Constraint }
+
+// Is makes the error match ErrDuplicate, for callers that need no field.
+func (e *DuplicateError) Is(target error) bool { return target == ErrDuplicate }
+
+// uniqueField is the field whose value a unique constraint guards, for the
+// constraints a caller can run into with a value of their choosing.
+func uniqueField(constraint string) string {
+	switch constraint {
+	case "users_email_key":
+		return "email"
+	case "events_pkey":
+		return "id"
+	}
+	return ""
+}
+
 // translate maps driver errors to the package's sentinels.
 func translate(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -185,7 +210,7 @@ func translate(err error) error {
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == "23505":
-		return fmt.Errorf("%w: %s", ErrDuplicate, pgErr.ConstraintName)
+		return &DuplicateError{Constraint: pgErr.ConstraintName, Field: uniqueField(pgErr.ConstraintName)}
 	case errors.As(err, &pgErr) && pgErr.Code == "22021": // character_not_in_repertoire
 		return ErrBadText
 	}

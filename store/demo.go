@@ -3,6 +3,8 @@ package store
 import (
 	"fmt"
 	"time"
+
+	"github.com/boxofficehq/boxoffice/inventory"
 )
 
 // DemoConcert is the reference on-sale: 10,000 tickets in a general-admission
@@ -16,9 +18,9 @@ func DemoConcert(id string, opensAt time.Time) NewEvent {
 	n := NewEvent{ID: id}
 	n.Name, n.Venue, n.StartsAt, n.SaleOpensAt, n.LobbyOpensAt = &name, &venue, &startsAt, &opensAt, &lobby
 	n.Zones = []NewZone{
-		{ID: "GA", Name: "General Admission", Kind: ZonePool, Capacity: &ga, PriceCents: price(9900)},
-		{ID: "VIP", Name: "VIP", Kind: ZoneSeated, Rows: widening(2900), PriceCents: price(45000)},
-		{ID: "PIT", Name: "Millionaire Pit", Kind: ZoneSeated, Rows: evenRows(5, 20), PriceCents: price(1_000_000)},
+		{ID: "GA", Name: "General Admission", Kind: inventory.Pool, Capacity: &ga, PriceCents: price(9900)},
+		{ID: "VIP", Name: "VIP", Kind: inventory.Seated, Rows: widening(2900), PriceCents: price(45000)},
+		{ID: "PIT", Name: "Millionaire Pit", Kind: inventory.Seated, Rows: evenRows(5, 20), PriceCents: price(1_000_000)},
 	}
 	return n
 }

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/boxofficehq/boxoffice/inventory"
 )
 
 // Sale statuses of an event.
@@ -18,12 +20,6 @@ const (
 	SaleOpen      = "open"
 	SaleSoldOut   = "sold_out"
 	SaleClosed    = "closed"
-)
-
-// Zone kinds.
-const (
-	ZonePool   = "pool"
-	ZoneSeated = "seated"
 )
 
 // Limits on what one event may hold.
@@ -42,82 +38,82 @@ var (
 
 // Event is a show on sale, with its zones and their live counts from the database.
 type Event struct {
-	ID                  string    `json:"id"`
-	Name                string    `json:"name"`
-	Venue               string    `json:"venue"`
-	Currency            string    `json:"currency"`
-	StartsAt            time.Time `json:"starts_at"`
-	LobbyOpensAt        time.Time `json:"lobby_opens_at"`
-	SaleOpensAt         time.Time `json:"sale_opens_at"`
-	HoldSeconds         int       `json:"hold_seconds"`
-	MaxTicketsPerUser   int       `json:"max_tickets_per_user"`
-	MaxActiveShoppers   int       `json:"max_active_shoppers"`
-	AdmissionRate       int       `json:"admission_rate"`
-	ClaimSeconds        int       `json:"claim_seconds"`
-	PresenceSeconds     int       `json:"presence_seconds"`
-	PaymentGraceSeconds int       `json:"payment_grace_seconds"`
-	SaleStatus          string    `json:"sale_status"`
-	Capacity            int       `json:"capacity"`
-	AvailableTickets    int       `json:"available_tickets"`
-	ReservedTickets     int       `json:"reserved_tickets"`
-	BookedTickets       int       `json:"booked_tickets"`
-	Zones               []Zone    `json:"zones"`
-	CreatedAt           time.Time `json:"created_at"`
-	UpdatedAt           time.Time `json:"updated_at"`
+	ID                  string
+	Name                string
+	Venue               string
+	Currency            string
+	StartsAt            time.Time
+	LobbyOpensAt        time.Time
+	SaleOpensAt         time.Time
+	HoldSeconds         int
+	MaxTicketsPerUser   int
+	MaxActiveShoppers   int
+	AdmissionRate       int
+	ClaimSeconds        int
+	PresenceSeconds     int
+	PaymentGraceSeconds int
+	SaleStatus          string
+	Capacity            int
+	AvailableTickets    int
+	ReservedTickets     int
+	BookedTickets       int
+	Zones               []Zone
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 }
 
 // Zone is a part of the venue with one price: a pool of numbered tickets or rows of seats.
 type Zone struct {
-	ID               string `json:"id"`
-	Name             string `json:"name"`
-	Kind             string `json:"kind"`
-	PriceCents       int64  `json:"price_cents"`
-	Capacity         int    `json:"capacity"`
-	Rows             []Row  `json:"rows,omitempty"`
-	AvailableTickets int    `json:"available_tickets"`
-	ReservedTickets  int    `json:"reserved_tickets"`
-	BookedTickets    int    `json:"booked_tickets"`
+	ID               string
+	Name             string
+	Kind             inventory.ZoneKind
+	PriceCents       int64
+	Capacity         int
+	Rows             []Row // seated zones only
+	AvailableTickets int
+	ReservedTickets  int
+	BookedTickets    int
 }
 
 // Row is a row of seats, nearest the stage first.
 type Row struct {
-	Row   string `json:"row"`
-	Seats int    `json:"seats"`
+	Row   string
+	Seats int
 }
 
 // Settings are the per-event values an organizer sets at creation and may patch.
 // Nil means "leave as it is" (or the default, at creation).
 type Settings struct {
-	Name                *string    `json:"name"`
-	Venue               *string    `json:"venue"`
-	Currency            *string    `json:"currency"`
-	StartsAt            *time.Time `json:"starts_at"`
-	LobbyOpensAt        *time.Time `json:"lobby_opens_at"`
-	SaleOpensAt         *time.Time `json:"sale_opens_at"`
-	HoldSeconds         *int       `json:"hold_seconds"`
-	MaxTicketsPerUser   *int       `json:"max_tickets_per_user"`
-	MaxActiveShoppers   *int       `json:"max_active_shoppers"`
-	AdmissionRate       *int       `json:"admission_rate"`
-	ClaimSeconds        *int       `json:"claim_seconds"`
-	PresenceSeconds     *int       `json:"presence_seconds"`
-	PaymentGraceSeconds *int       `json:"payment_grace_seconds"`
+	Name                *string
+	Venue               *string
+	Currency            *string
+	StartsAt            *time.Time
+	LobbyOpensAt        *time.Time
+	SaleOpensAt         *time.Time
+	HoldSeconds         *int
+	MaxTicketsPerUser   *int
+	MaxActiveShoppers   *int
+	AdmissionRate       *int
+	ClaimSeconds        *int
+	PresenceSeconds     *int
+	PaymentGraceSeconds *int
 }
 
-// NewEvent is the body of an event's creation.
+// NewEvent is what an event's creation needs.
 type NewEvent struct {
-	ID string `json:"id"`
+	ID string
 	Settings
-	Zones []NewZone `json:"zones"`
+	Zones []NewZone
 }
 
 // NewZone describes a zone at creation: a pool has a capacity, a seated zone rows.
 type NewZone struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	Kind       string `json:"kind"`
-	PriceCents *int64 `json:"price_cents"`
-	Capacity   *int   `json:"capacity"`
-	Rows       []Row  `json:"rows"`
+	ID         string
+	Name       string
+	Kind       inventory.ZoneKind
+	PriceCents *int64
+	Capacity   *int
+	Rows       []Row
 }
 
 // apply copies the set fields onto e.
@@ -264,7 +260,7 @@ func (nz *NewZone) build(field string) (*Zone, error) {
 		return nil, invalid(field+".price_cents", "must be between 0 and 100000000")
 	}
 	switch z.Kind {
-	case ZonePool:
+	case inventory.Pool:
 		if len(nz.Rows) > 0 {
 			return nil, invalid(field+".rows", "are for seated zones; a pool has a capacity")
 		}
@@ -272,7 +268,7 @@ func (nz *NewZone) build(field string) (*Zone, error) {
 			return nil, invalid(field+".capacity", "must be between 1 and %d", MaxEventCapacity)
 		}
 		z.Capacity = *nz.Capacity
-	case ZoneSeated:
+	case inventory.Seated:
 		if len(nz.Rows) == 0 {
 			return nil, invalid(field+".rows", "must list at least one row")
 		}
@@ -292,7 +288,7 @@ func (nz *NewZone) build(field string) (*Zone, error) {
 			return nil, invalid(field+".capacity", "is %d but the rows hold %d seats; leave it out for seated zones", *nz.Capacity, z.Capacity)
 		}
 	default:
-		return nil, invalid(field+".kind", `must be "pool" or "seated"`)
+		return nil, invalid(field+".kind", "must be %q or %q", inventory.Pool, inventory.Seated)
 	}
 	return z, nil
 }
@@ -312,7 +308,7 @@ type ticket struct {
 // seats share an id, and a collision with other row names is refused.
 func (z *Zone) tickets(field string) ([]ticket, error) {
 	out := make([]ticket, 0, z.Capacity)
-	if z.Kind == ZonePool {
+	if z.Kind == inventory.Pool {
 		for i := 1; i <= z.Capacity; i++ {
 			out = append(out, ticket{zoneID: z.ID, number: i})
 		}
@@ -345,7 +341,7 @@ func SeatLetters(n int) string {
 }
 
 // CreateEvent stores the event, its zones and one row per ticket in one
-// transaction. A taken event id is ErrDuplicate.
+// transaction. A taken event id is a *DuplicateError naming "id".
 func (db *DB) CreateEvent(ctx context.Context, n NewEvent, createdBy string) (*Event, error) {
 	e, tickets, err := n.build()
 	if err != nil {
@@ -366,9 +362,9 @@ func (db *DB) CreateEvent(ctx context.Context, n NewEvent, createdBy string) (*E
 			INSERT INTO zones (event_id, id, position, name, kind, price_cents, capacity, rows)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 		for i, z := range e.Zones {
-			var rows any
-			if z.Kind == ZoneSeated {
-				rows = z.Rows
+			var rows any // NULL for a pool
+			if z.Kind == inventory.Seated {
+				rows = rowsColumn(z.Rows)
 			}
 			if _, err := tx.Exec(ctx, qz, e.ID, z.ID, i, z.Name, z.Kind, z.PriceCents, z.Capacity, rows); err != nil {
 				return fmt.Errorf("insert zone %s: %w", z.ID, translate(err))
@@ -389,6 +385,23 @@ func (db *DB) CreateEvent(ctx context.Context, n NewEvent, createdBy string) (*E
 		return nil, err
 	}
 	return db.Event(ctx, e.ID)
+}
+
+// rowColumn is a row as the zones.rows column (JSON) stores it. It is the
+// column's format, not the API's: Row has no JSON names of its own, and
+// encoding it bare would write {"Row", "Seats"} where rows already stored say
+// {"row", "seats"}.
+type rowColumn struct {
+	Row   string `json:"row"`
+	Seats int    `json:"seats"`
+}
+
+func rowsColumn(rows []Row) []rowColumn {
+	out := make([]rowColumn, len(rows))
+	for i, r := range rows {
+		out[i] = rowColumn(r)
+	}
+	return out
 }
 
 const eventColumns = `
@@ -463,10 +476,14 @@ func (db *DB) loadZones(ctx context.Context, events []*Event) error {
 		var (
 			eventID string
 			z       Zone
+			seats   []rowColumn
 		)
-		if err := rows.Scan(&eventID, &z.ID, &z.Name, &z.Kind, &z.PriceCents, &z.Capacity, &z.Rows,
+		if err := rows.Scan(&eventID, &z.ID, &z.Name, &z.Kind, &z.PriceCents, &z.Capacity, &seats,
 			&z.AvailableTickets, &z.ReservedTickets, &z.BookedTickets); err != nil {
 			return fmt.Errorf("load zones: %w", err)
+		}
+		for _, r := range seats {
+			z.Rows = append(z.Rows, Row(r))
 		}
 		e := byID[eventID]
 		e.Zones = append(e.Zones, z)
@@ -561,9 +578,9 @@ func changed(v *time.Time, old time.Time) bool { return v != nil && !v.Equal(old
 
 // Seat is one seat's state.
 type Seat struct {
-	ID     string `json:"id"`
-	Row    string `json:"row"`
-	Status string `json:"status"`
+	ID     string
+	Row    string
+	Status inventory.TicketStatus
 }
 
 // Seats lists a seated zone's seats in stage order.

@@ -33,21 +33,21 @@ var (
 
 // Hold is a reservation: tickets kept for one fan until paid, released or expired.
 type Hold struct {
-	ID          string       `json:"id"`
-	EventID     string       `json:"event_id"`
-	ZoneID      string       `json:"zone_id"`
-	UserID      string       `json:"-"`
-	SessionID   string       `json:"-"`
-	Tickets     []HoldTicket `json:"tickets"`
-	AmountCents int64        `json:"amount_cents"`
-	Currency    string       `json:"currency"`
-	ExpiresAt   time.Time    `json:"expires_at"`
-	Status      string       `json:"status"`
-	BookingID   string       `json:"booking_id,omitempty"`
-	CreatedAt   time.Time    `json:"created_at"`
+	ID          string
+	EventID     string
+	ZoneID      string
+	UserID      string
+	SessionID   string
+	Tickets     []HoldTicket
+	AmountCents int64
+	Currency    string
+	ExpiresAt   time.Time
+	Status      string
+	BookingID   string
+	CreatedAt   time.Time
 	// Grace is the event's payment grace: a hold with a payment in progress
 	// lasts this much past ExpiresAt.
-	Grace time.Duration `json:"-"`
+	Grace time.Duration
 }
 
 // BookableAt reports whether a payment made for the hold may still buy it at
@@ -59,9 +59,9 @@ func (h *Hold) BookableAt(t time.Time) bool {
 
 // HoldTicket is one ticket of a hold or booking.
 type HoldTicket struct {
-	ID     int64  `json:"id"`
-	ZoneID string `json:"zone_id"`
-	SeatID string `json:"seat_id,omitempty"`
+	ID     int64
+	ZoneID string
+	SeatID string
 }
 
 // NewHold asks for specific seats or a quantity from a zone.

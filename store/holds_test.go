@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/payments"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
@@ -61,7 +62,7 @@ func TestHoldBookCancelLifecycle(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrTicketsTaken)
 	seats, err := db.Seats(ctx, ev.ID, "VIP")
 	require.NoError(t, err)
-	require.Equal(t, "AVAILABLE", seats[2].Status, "the failed hold took nothing")
+	require.Equal(t, inventory.Available, seats[2].Status, "the failed hold took nothing")
 
 	p := pay(t, db, ev, fan.ID, payments.StatusSucceeded, h, ga) // one payment, two holds
 	require.Equal(t, int64(15000), p.AmountCents)

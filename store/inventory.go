@@ -76,7 +76,7 @@ func zoneTickets(ctx context.Context, tx pgx.Tx, eventID string, z *inventory.Sn
 		if err := rows.Scan(&t.SeatID, &row, &rowIndex, &t.Status); err != nil {
 			return fmt.Errorf("tickets of %s: %w", z.ID, err)
 		}
-		if z.Kind == ZoneSeated {
+		if z.Kind == inventory.Seated {
 			if len(z.Rows) == 0 || rowIndex != last {
 				// Stage order runs row by row; a row met twice would break the ranges
 				// best-available searches.

@@ -94,18 +94,18 @@ func TestInventorySnapshot(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, ev.ID, snap.EventID)
 	require.False(t, snap.TakenAt.Before(before))
-	ticket := func(seat, status string) inventory.SnapshotTicket {
+	ticket := func(seat string, status inventory.TicketStatus) inventory.SnapshotTicket {
 		return inventory.SnapshotTicket{SeatID: seat, Status: status}
 	}
 	require.Equal(t, []inventory.SnapshotZone{
-		{ID: "GA", Kind: "pool", Tickets: []inventory.SnapshotTicket{
-			ticket("", "RESERVED"), ticket("", "RESERVED"), ticket("", "AVAILABLE"),
-			ticket("", "AVAILABLE"), ticket("", "AVAILABLE"), ticket("", "AVAILABLE")}},
-		{ID: "VIP", Kind: "seated",
+		{ID: "GA", Kind: inventory.Pool, Tickets: []inventory.SnapshotTicket{
+			ticket("", inventory.Reserved), ticket("", inventory.Reserved), ticket("", inventory.Available),
+			ticket("", inventory.Available), ticket("", inventory.Available), ticket("", inventory.Available)}},
+		{ID: "VIP", Kind: inventory.Seated,
 			Rows: []inventory.SnapshotRow{{Row: "1", Offset: 0, Len: 3}, {Row: "2", Offset: 3, Len: 3}},
 			Tickets: []inventory.SnapshotTicket{
-				ticket("1A", "RESERVED"), ticket("1B", "RESERVED"), ticket("1C", "AVAILABLE"),
-				ticket("2A", "AVAILABLE"), ticket("2B", "AVAILABLE"), ticket("2C", "BOOKED")}},
+				ticket("1A", inventory.Reserved), ticket("1B", inventory.Reserved), ticket("1C", inventory.Available),
+				ticket("2A", inventory.Available), ticket("2B", inventory.Available), ticket("2C", inventory.Booked)}},
 	}, snap.Zones)
 	require.ElementsMatch(t, []inventory.SnapshotHold{
 		{ID: annHold, ZoneID: "VIP", UserID: ann.ID, Seats: []string{"1A", "1B"}},

@@ -30,10 +30,10 @@ var ErrBadCredentials = errors.New("email or password is wrong")
 
 // User is an account.
 type User struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Email string `json:"email"`
-	Role  string `json:"role"`
+	ID    string
+	Name  string
+	Email string
+	Role  string
 }
 
 // IsOrganizer reports whether the user may manage events.
@@ -41,9 +41,9 @@ func (u *User) IsOrganizer() bool { return u.Role == RoleOrganizer }
 
 // Registration is what a new account needs.
 type Registration struct {
-	Name     string `json:"name"`
-	Email    string `json:"email"`
-	Password string `json:"password"`
+	Name     string
+	Email    string
+	Password string
 }
 
 // Validate checks the fields a fan types, naming the first one that is wrong.
@@ -67,7 +67,7 @@ func validEmail(s string) bool {
 }
 
 // CreateUser stores a new account with a bcrypt hash of its password. A taken email
-// is ErrDuplicate.
+// is a *DuplicateError naming "email".
 func (db *DB) CreateUser(ctx context.Context, r Registration, role string) (*User, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
@@ -59,6 +61,32 @@ func TestNamesRefuseBidiControls(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// A taken email or event id says which, so the API can answer email_taken or
+// event_exists without guessing; either is still ErrDuplicate.
+func TestDuplicateNamesTheField(t *testing.T) {
+	t.Parallel()
+	db := storetest.DB(t)
+	ctx := context.Background()
+	fan := storetest.Fan(t, db)
+	_, err := db.CreateUser(ctx, store.Registration{Name: "Again", Email: strings.ToUpper(fan.Email), Password: "password123"}, store.RoleFan)
+	requireDuplicate(t, err, "email")
+
+	org := storetest.Organizer(t, db)
+	n := bidiEvent("name", "Show")
+	_, err = db.CreateEvent(ctx, n, org.ID)
+	require.NoError(t, err)
+	_, err = db.CreateEvent(ctx, n, org.ID)
+	requireDuplicate(t, err, "id")
+}
+
+func requireDuplicate(t *testing.T, err error, field string) {
+	t.Helper()
+	require.ErrorIs(t, err, store.ErrDuplicate)
+	var dup *store.DuplicateError
+	require.ErrorAs(t, err, &dup)
+	require.Equal(t, field, dup.Field, "%v", err)
+}
+
 func requireInvalid(t *testing.T, err error, field, format string, args ...any) {
 	t.Helper()
 	what := fmt.Sprintf(format, args...)
@@ -82,6 +110,6 @@ func bidiEvent(field, text string) store.NewEvent {
 	capacity, price := 10, int64(1000)
 	n := store.NewEvent{ID: store.NewID("ev")}
 	n.Name, n.Venue, n.StartsAt, n.SaleOpensAt = &name, &venue, &starts, &opens
-	n.Zones = []store.NewZone{{ID: "GA", Name: zone, Kind: store.ZonePool, Capacity: &capacity, PriceCents: &price}}
+	n.Zones = []store.NewZone{{ID: "GA", Name: zone, Kind: inventory.Pool, Capacity: &capacity, PriceCents: &price}}
 	return n
 }

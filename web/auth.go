@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -32,7 +33,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		case err == nil:
 			c.Set(userKey, u)
 			c.Set(tokenKey, token)
-		case !isNotFound(err):
+		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
 		return next(c)
@@ -128,21 +129,17 @@ func (s *Server) requireOrganizer(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 type authResponse struct {
-	User  *store.User `json:"user"`
-	Token string      `json:"token"`
+	User  userJSON `json:"user"`
+	Token string   `json:"token"`
 }
 
 // register creates a fan account; the role is never taken from the request.
 func (s *Server) register(c echo.Context) error {
-	var r store.Registration
+	var r registration
 	if err := decode(c, &r); err != nil {
 		return err
 	}
-	u, err := s.store.CreateUser(c.Request().Context(), r, store.RoleFan)
-	if isDuplicate(err) {
-		return &apiError{Status: http.StatusConflict, Code: "email_taken",
-			Message: "an account with this email exists; sign in instead", Details: map[string]any{"field": "email"}}
-	}
+	u, err := s.store.CreateUser(c.Request().Context(), store.Registration(r), store.RoleFan)
 	if err != nil {
 		return err
 	}
@@ -173,7 +170,7 @@ func (s *Server) signIn(c echo.Context, status int, u *store.User) error {
 		Name: cookieName, Value: token, Path: "/", HttpOnly: true, Secure: s.secureCookies,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(store.TokenTTL.Seconds()),
 	})
-	return c.JSON(status, authResponse{User: u, Token: token})
+	return c.JSON(status, authResponse{User: userOf(u), Token: token})
 }
 
 // logout ends the token it was called with; without one it still clears the cookie.
@@ -189,5 +186,5 @@ func (s *Server) logout(c echo.Context) error {
 }
 
 func (s *Server) me(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]*store.User{"user": currentUser(c)})
+	return c.JSON(http.StatusOK, map[string]userJSON{"user": userOf(currentUser(c))})
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -40,18 +41,73 @@ func notFound(what string) *apiError {
 	return newError(http.StatusNotFound, "not_found", what+" not found")
 }
 
+// eventError is an error about the event a request names, so that its answer
+// can name the event: a handler wraps what it was told with the event (ev once
+// it has been read, else its id) and the table below answers.
+type eventError struct {
+	id  string
+	ev  *store.Event
+	err error
+}
+
+func (e *eventError) Error() string { return e.err.Error() }
+func (e *eventError) Unwrap() error { return e.err }
+
+// aboutEventID wraps err, if any, with the id of the event the request names.
+func aboutEventID(id string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &eventError{id: id, err: err}
+}
+
+// aboutEvent wraps err, if any, with the event the request is about.
+func aboutEvent(ev *store.Event, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &eventError{id: ev.ID, ev: ev, err: err}
+}
+
+// answer is the answer naming the event, or nil when the error says nothing
+// about the event and the table answers it as it would unwrapped.
+func (e *eventError) answer() *apiError {
+	var dup *store.DuplicateError
+	switch {
+	case e.ev == nil && errors.Is(e.err, store.ErrNotFound):
+		return notFound("event " + e.id)
+	case errors.As(e.err, &dup) && dup.Field == "id":
+		return &apiError{Status: http.StatusConflict, Code: "event_exists",
+			Message: "an event with id " + e.id + " exists", Details: map[string]any{"field": "id"}}
+	case errors.Is(e.err, queue.ErrNotInLine):
+		return newError(http.StatusNotFound, "not_in_line", "you are not in the line for "+e.id+"; join it with POST /api/v1/events/"+e.id+"/queue")
+	case errors.Is(e.err, queue.ErrPlaceLost):
+		return newError(http.StatusGone, "place_lost", "you left the line, were away too long or your shopping time ended; join again for a new place at the back")
+	case e.ev != nil && errors.Is(e.err, queue.ErrNotOnSale):
+		return &apiError{Status: http.StatusConflict, Code: "line_closed",
+			Message: "the line for " + e.id + " is not open: it opens at " + e.ev.LobbyOpensAt.Format(time.RFC3339) + " and closes when the show starts",
+			Details: map[string]any{"lobby_opens_at": e.ev.LobbyOpensAt, "starts_at": e.ev.StartsAt}}
+	}
+	return nil
+}
+
 // toAPIError maps every error a handler may return to the envelope of API.md. This
 // is the one place that knows HTTP statuses for domain errors.
 func toAPIError(err error) (e *apiError, unexpected bool) {
 	var (
-		ae    *apiError
-		ve    *store.ValidationError
-		he    *echo.HTTPError
-		taken *inventory.SeatTakenError
+		ae       *apiError
+		about    *eventError
+		ve       *store.ValidationError
+		he       *echo.HTTPError
+		taken    *inventory.SeatTakenError
+		dup      *store.DuplicateError
+		declined *booking.DeclinedError
 	)
 	switch {
 	case errors.As(err, &ae):
 		return ae, false
+	case errors.As(err, &about) && about.answer() != nil:
+		return about.answer(), false
 	case errors.As(err, &taken):
 		return &apiError{Status: http.StatusConflict, Code: "seat_taken", Message: taken.Error(),
 			Details: map[string]any{"seats": taken.Seats}}, false
@@ -92,6 +148,9 @@ func toAPIError(err error) (e *apiError, unexpected bool) {
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: err.Error(), Details: map[string]any{"field": "card_number"}}, false
 	case errors.Is(err, payments.ErrNotConfirmable):
 		return newError(http.StatusConflict, "not_confirmable", err.Error()), false
+	case errors.As(err, &declined):
+		return &apiError{Status: http.StatusPaymentRequired, Code: "card_declined",
+			Message: "the card was declined; try another card", Details: map[string]any{"payment_id": declined.PaymentID}}, false
 	case errors.Is(err, payments.ErrDeclined):
 		return newError(http.StatusPaymentRequired, "card_declined", "the card was declined; try another card"), false
 	case errors.Is(err, payments.ErrProviderBusy):
@@ -108,6 +167,9 @@ func toAPIError(err error) (e *apiError, unexpected bool) {
 		return newError(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was already used with a different request"), false
 	case errors.Is(err, store.ErrKeyInFlight):
 		return newError(http.StatusConflict, "idempotency_key_in_flight", "a request with this Idempotency-Key is still running; retry shortly"), false
+	case errors.As(err, &dup) && dup.Field == "email":
+		return &apiError{Status: http.StatusConflict, Code: "email_taken",
+			Message: "an account with this email exists; sign in instead", Details: map[string]any{"field": "email"}}, false
 	case errors.Is(err, store.ErrDuplicate):
 		return newError(http.StatusConflict, "conflict", "it already exists"), false
 	case errors.As(err, &he):

@@ -1,31 +1,24 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/store"
 )
 
-func isNotFound(err error) bool  { return errors.Is(err, store.ErrNotFound) }
-func isDuplicate(err error) bool { return errors.Is(err, store.ErrDuplicate) }
-
 func (s *Server) createEvent(c echo.Context) error {
-	var n store.NewEvent
+	var n newEvent
 	if err := decode(c, &n); err != nil {
 		return err
 	}
-	e, err := s.store.CreateEvent(c.Request().Context(), n, currentUser(c).ID)
-	if isDuplicate(err) {
-		return &apiError{Status: http.StatusConflict, Code: "event_exists",
-			Message: "an event with id " + n.ID + " exists", Details: map[string]any{"field": "id"}}
-	}
+	e, err := s.store.CreateEvent(c.Request().Context(), n.event(), currentUser(c).ID)
 	if err != nil {
-		return err
+		return aboutEventID(n.ID, err)
 	}
-	return c.JSON(http.StatusCreated, map[string]*store.Event{"event": e})
+	return c.JSON(http.StatusCreated, map[string]eventJSON{"event": eventOf(e)})
 }
 
 func (s *Server) listEvents(c echo.Context) error {
@@ -33,19 +26,13 @@ func (s *Server) listEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if events == nil {
-		events = []*store.Event{}
-	}
-	return c.JSON(http.StatusOK, map[string][]*store.Event{"events": events})
+	return c.JSON(http.StatusOK, map[string][]eventJSON{"events": list(events, eventOf)})
 }
 
-// event loads the event named in the path, answering 404 for an unknown id.
+// event loads the event named in the path; an unknown id answers 404 naming it.
 func (s *Server) event(c echo.Context) (*store.Event, error) {
 	e, err := s.store.Event(c.Request().Context(), c.Param("id"))
-	if isNotFound(err) {
-		return nil, notFound("event " + c.Param("id"))
-	}
-	return e, err
+	return e, aboutEventID(c.Param("id"), err)
 }
 
 func (s *Server) getEvent(c echo.Context) error {
@@ -53,13 +40,7 @@ func (s *Server) getEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]*store.Event{"event": e})
-}
-
-// eventPatch is what PATCH accepts: the settings, and zones only to refuse them clearly.
-type eventPatch struct {
-	store.Settings
-	Zones any `json:"zones"`
+	return c.JSON(http.StatusOK, map[string]eventJSON{"event": eventOf(e)})
 }
 
 func (s *Server) updateEvent(c echo.Context) error {
@@ -71,14 +52,11 @@ func (s *Server) updateEvent(c echo.Context) error {
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid",
 			Message: "zones cannot change once tickets exist; create a new event", Details: map[string]any{"field": "zones"}}
 	}
-	e, err := s.store.UpdateEvent(c.Request().Context(), c.Param("id"), p.Settings)
-	if isNotFound(err) {
-		return notFound("event " + c.Param("id"))
-	}
+	e, err := s.store.UpdateEvent(c.Request().Context(), c.Param("id"), p.settings())
 	if err != nil {
-		return err
+		return aboutEventID(c.Param("id"), err)
 	}
-	return c.JSON(http.StatusOK, map[string]*store.Event{"event": e})
+	return c.JSON(http.StatusOK, map[string]eventJSON{"event": eventOf(e)})
 }
 
 func (s *Server) seats(c echo.Context) error {
@@ -90,14 +68,14 @@ func (s *Server) seats(c echo.Context) error {
 	if !ok {
 		return notFound("zone " + c.Param("zone"))
 	}
-	if z.Kind != store.ZoneSeated {
+	if z.Kind != inventory.Seated {
 		return newError(http.StatusNotFound, "not_seated", "zone "+z.ID+" is general admission: it has no assigned seats")
 	}
 	seats, err := s.store.Seats(c.Request().Context(), e.ID, z.ID)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"zone_id": z.ID, "seats": seats})
+	return c.JSON(http.StatusOK, map[string]any{"zone_id": z.ID, "seats": list(seats, seatOf)})
 }
 
 type zoneStats struct {

@@ -297,7 +297,7 @@ func (fe *fuzzEnv) eventExists(t testing.TB, id string) bool {
 // ticketsToMake estimates the tickets the server would create for body, reading it
 // as the server does; 0 when the server will refuse it before making any.
 func ticketsToMake(body []byte) int {
-	var n store.NewEvent
+	var n web.NewEventBody
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if dec.Decode(&n) != nil {
@@ -319,7 +319,7 @@ func ticketsToMake(body []byte) int {
 
 // bodyEventID is the id the server reads from body, if any.
 func bodyEventID(body []byte) string {
-	var n store.NewEvent
+	var n web.NewEventBody
 	_ = json.NewDecoder(bytes.NewReader(body)).Decode(&n) // fields before an error are kept
 	return n.ID
 }

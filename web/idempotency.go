@@ -173,12 +173,12 @@ func redact(body []byte, path []string) []byte {
 // same account (the request proved the password, or made the account).
 func (s *Server) signInAgain(c echo.Context, stored *store.StoredResponse) error {
 	var a struct {
-		User *store.User `json:"user"`
+		User *userJSON `json:"user"`
 	}
 	if err := json.Unmarshal(stored.Body, &a); err != nil || a.User == nil {
 		return fmt.Errorf("replay sign-in: stored answer unreadable: %w", err)
 	}
-	return s.signIn(c, stored.Status, a.User)
+	return s.signIn(c, stored.Status, a.User.user())
 }
 
 // paymentAgain answers a replayed payment request with the stored answer and

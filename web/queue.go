@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -76,11 +75,8 @@ func (s *Server) eventByID(ctx context.Context, id string) (*store.Event, error)
 		return hit.ev, nil
 	}
 	ev, err := s.store.Event(ctx, id)
-	if isNotFound(err) {
-		return nil, notFound("event " + id)
-	}
 	if err != nil {
-		return nil, err
+		return nil, aboutEventID(id, err)
 	}
 	s.events.mu.Lock()
 	if s.events.entries == nil || len(s.events.entries) > 10_000 {
@@ -98,7 +94,7 @@ func (s *Server) joinQueue(c echo.Context) error {
 	}
 	st, err := s.sale.Join(c.Request().Context(), ev, currentUser(c).ID)
 	if err != nil {
-		return lineError(err, ev)
+		return aboutEvent(ev, err)
 	}
 	return c.JSON(http.StatusOK, placeOf(st))
 }
@@ -110,7 +106,7 @@ func (s *Server) queueStatus(c echo.Context) error {
 	}
 	st, err := s.sale.Status(c.Request().Context(), ev, currentUser(c).ID)
 	if err != nil {
-		return lineError(err, ev)
+		return aboutEvent(ev, err)
 	}
 	return c.JSON(http.StatusOK, placeOf(st))
 }
@@ -122,7 +118,7 @@ func (s *Server) leaveQueue(c echo.Context) error {
 	}
 	left, err := s.sessions.Leave(c.Request().Context(), queue.EventOf(ev), currentUser(c).ID)
 	if err != nil {
-		return lineError(err, ev)
+		return aboutEvent(ev, err)
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "left", "was": left.Was})
 }
@@ -137,19 +133,4 @@ func (s *Server) queueAudit(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, a)
-}
-
-// lineError explains why the line refused a fan.
-func lineError(err error, ev *store.Event) error {
-	switch {
-	case errors.Is(err, queue.ErrNotInLine):
-		return newError(http.StatusNotFound, "not_in_line", "you are not in the line for "+ev.ID+"; join it with POST /api/v1/events/"+ev.ID+"/queue")
-	case errors.Is(err, queue.ErrPlaceLost):
-		return newError(http.StatusGone, "place_lost", "you left the line, were away too long or your shopping time ended; join again for a new place at the back")
-	case errors.Is(err, queue.ErrNotOnSale):
-		return &apiError{Status: http.StatusConflict, Code: "line_closed",
-			Message: "the line for " + ev.ID + " is not open: it opens at " + ev.LobbyOpensAt.Format(time.RFC3339) + " and closes when the show starts",
-			Details: map[string]any{"lobby_opens_at": ev.LobbyOpensAt, "starts_at": ev.StartsAt}}
-	}
-	return err
 }

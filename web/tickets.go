@@ -58,11 +58,11 @@ func (s *Server) reserve(c echo.Context) error {
 	switch {
 	case len(r.Seats) > 0 && (r.Quantity != 0 || r.BestAvailable):
 		return invalidField("seats", "go alone: ask for seats, or for a quantity")
-	case len(r.Seats) > 0 && z.Kind != store.ZoneSeated:
+	case len(r.Seats) > 0 && z.Kind != inventory.Seated:
 		return invalidField("seats", "are for seated zones; "+z.ID+" is general admission: ask for a quantity")
-	case r.BestAvailable && z.Kind != store.ZoneSeated:
+	case r.BestAvailable && z.Kind != inventory.Seated:
 		return invalidField("best_available", "is for seated zones")
-	case len(r.Seats) == 0 && z.Kind == store.ZoneSeated && !r.BestAvailable:
+	case len(r.Seats) == 0 && z.Kind == inventory.Seated && !r.BestAvailable:
 		return invalidField("seats", "are needed in a seated zone, or set best_available with a quantity")
 	case asked <= 0:
 		return invalidField("quantity", "must be at least 1 (or name seats)")
@@ -166,10 +166,6 @@ func (s *Server) confirmPayment(c echo.Context) error {
 	p, err := s.booking.Confirm(ctx, c.Param("id"), currentUser(c).ID, r.CardNumber)
 	if err != nil {
 		return err
-	}
-	if p.Status == payments.StatusFailed {
-		return &apiError{Status: http.StatusPaymentRequired, Code: "card_declined",
-			Message: "the card was declined; try another card", Details: map[string]any{"payment_id": p.ID}}
 	}
 	if p.BookingID != "" {
 		s.booked(ctx, p.EventID, p.UserID)

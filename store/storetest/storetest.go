@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/store"
 )
 
@@ -168,10 +169,10 @@ func Event(t testing.TB, db *store.DB, organizerID string, poolSize int, rows ..
 	n.StartsAt = ptr(now.Add(30 * 24 * time.Hour))
 	n.SaleOpensAt = ptr(now.Add(-time.Minute))
 	if poolSize > 0 {
-		n.Zones = append(n.Zones, store.NewZone{ID: "GA", Kind: store.ZonePool, Capacity: &poolSize, PriceCents: &price})
+		n.Zones = append(n.Zones, store.NewZone{ID: "GA", Kind: inventory.Pool, Capacity: &poolSize, PriceCents: &price})
 	}
 	if len(rows) > 0 {
-		n.Zones = append(n.Zones, store.NewZone{ID: "VIP", Kind: store.ZoneSeated, Rows: rows, PriceCents: &price})
+		n.Zones = append(n.Zones, store.NewZone{ID: "VIP", Kind: inventory.Seated, Rows: rows, PriceCents: &price})
 	}
 	e, err := db.CreateEvent(context.Background(), n, organizerID)
 	if err != nil {
