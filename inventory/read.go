@@ -11,10 +11,10 @@ import (
 
 // ZoneCounts are a zone's live ticket counts.
 type ZoneCounts struct {
-	ZoneID    string `json:"zone_id"`
-	Available int    `json:"available_tickets"`
-	Held      int    `json:"reserved_tickets"`
-	Booked    int    `json:"booked_tickets"`
+	ZoneID    string
+	Available int
+	Held      int
+	Booked    int
 }
 
 // Counts reads every zone's counts from Redis alone, in the order of the event's

@@ -22,6 +22,7 @@ type Supply struct {
 	Booked    int   // sold
 	Shoppers  int64 // admitted and still shopping (active + pending)
 	Admitted  int64 // admitted so far
+	Lobby     int64 // waiting in the lobby, before the opening
 }
 
 // SoldOut is true when nothing is on sale (store.SoldOut, the rule the sale

@@ -22,18 +22,18 @@ const (
 
 // Place is a fan's standing in the line.
 type Place struct {
-	Status     Status    `json:"status"`
-	JoinID     string    `json:"join_id"`
-	Number     int64     `json:"-"`
-	Position   *int64    `json:"position"`
-	Ahead      *int64    `json:"ahead"`
-	ETASeconds *int64    `json:"eta_seconds"`
-	OpensAt    time.Time `json:"opens_at"`
+	Status     Status
+	JoinID     string
+	Number     int64
+	Position   *int64
+	Ahead      *int64
+	ETASeconds *int64
+	OpensAt    time.Time
 	// Admission is the shopping session the fan has claimed (status admitted).
-	Admission *Admission `json:"-"`
+	Admission *Admission
 	// New is true when this call took the place: a first join, or a join after
 	// the fan's earlier place was used up.
-	New bool `json:"-"`
+	New bool
 }
 
 // Admission is a claimed admission: the shopping session it started.

@@ -18,6 +18,8 @@ type Standing struct {
 	TicketsLeft int
 	// Outlook is the chance of tickets for a fan with a position.
 	Outlook queue.Outlook
+	// LobbySize is how many fans wait in the lobby, before the opening.
+	LobbySize int64
 }
 
 // Join puts the fan in line (or returns the place it has). A new place is also
@@ -57,7 +59,7 @@ func (s *Service) standing(ctx context.Context, ev *store.Event, p *queue.Place,
 	if err != nil {
 		return nil, err
 	}
-	st := &Standing{Place: p, Session: sess, TicketsLeft: sup.Available}
+	st := &Standing{Place: p, Session: sess, TicketsLeft: sup.Available, LobbySize: sup.Lobby}
 	if p.Status == queue.StatusLobby || p.Status == queue.StatusWaiting {
 		if sup.SoldOut() {
 			p.Status = queue.StatusSoldOut

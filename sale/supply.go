@@ -42,6 +42,9 @@ func (s *Service) supply(ctx context.Context, ev *store.Event, fresh bool) (queu
 		return sup, err
 	}
 	sup.Shoppers, sup.Admitted = line.Active+line.Pending, line.Admitted
+	if line.State == "lobby" {
+		sup.Lobby = line.Length
+	}
 	s.mu.Lock()
 	if len(s.supplies) > 10_000 {
 		s.supplies = map[string]cachedSupply{}

@@ -24,12 +24,12 @@ var (
 
 // Session is one admitted fan's time to buy.
 type Session struct {
-	ID        string    `json:"id"`
-	EventID   string    `json:"-"`
-	UserID    string    `json:"-"`
-	ExpiresAt time.Time `json:"expires_at"`
+	ID        string
+	EventID   string
+	UserID    string
+	ExpiresAt time.Time
 	// Token proves the session to any replica without a lookup.
-	Token string `json:"token"`
+	Token string
 }
 
 // Signer makes and checks session tokens with the deployment's secret. Every

@@ -38,14 +38,35 @@ type Queue interface {
 
 // placeResponse is a fan's place as the API shows it.
 type placeResponse struct {
-	*queue.Place
-	Session     *session.Session `json:"session,omitempty"`
-	TicketsLeft int              `json:"tickets_left"`
-	Outlook     queue.Outlook    `json:"outlook,omitempty"`
+	Status      queue.Status  `json:"status"`
+	JoinID      string        `json:"join_id"`
+	Position    *int64        `json:"position"`
+	Ahead       *int64        `json:"ahead"`
+	ETASeconds  *int64        `json:"eta_seconds"`
+	OpensAt     time.Time     `json:"opens_at"`
+	LobbySize   *int64        `json:"lobby_size,omitempty"`
+	Session     *sessionJSON  `json:"session,omitempty"`
+	TicketsLeft int           `json:"tickets_left"`
+	Outlook     queue.Outlook `json:"outlook,omitempty"`
+}
+
+type sessionJSON struct {
+	ID        string    `json:"id"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Token     string    `json:"token"`
 }
 
 func placeOf(st *sale.Standing) placeResponse {
-	return placeResponse{Place: st.Place, Session: st.Session, TicketsLeft: st.TicketsLeft, Outlook: st.Outlook}
+	p := st.Place
+	r := placeResponse{Status: p.Status, JoinID: p.JoinID, Position: p.Position, Ahead: p.Ahead, ETASeconds: p.ETASeconds,
+		OpensAt: p.OpensAt, TicketsLeft: st.TicketsLeft, Outlook: st.Outlook}
+	if p.Status == queue.StatusLobby {
+		r.LobbySize = &st.LobbySize
+	}
+	if st.Session != nil {
+		r.Session = &sessionJSON{ID: st.Session.ID, ExpiresAt: st.Session.ExpiresAt, Token: st.Session.Token}
+	}
+	return r
 }
 
 // eventCache keeps events for a second, so that a million fans polling their

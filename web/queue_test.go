@@ -4,9 +4,12 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/boxofficehq/boxoffice/inventory"
+	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
 
@@ -93,4 +96,35 @@ func TestStatsShowTheLine(t *testing.T) {
 	r := e.call(http.MethodGet, "/api/v1/events/"+id+"/stats", e.organizer(), nil)
 	require.Equal(t, http.StatusOK, r.Status)
 	require.Equal(t, 3.0, r.JSON(t)["stats"].(map[string]any)["queue_length"])
+}
+
+// A fan in the lobby sees how many wait there with them; once the line is
+// open the number is gone (places say it all).
+func TestLobbySize(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	org := storetest.Organizer(t, e.db)
+	opens, lobby, starts, five, price := time.Now().Add(time.Hour), time.Now().Add(-time.Minute), time.Now().Add(48*time.Hour), 5, int64(100)
+	ev, err := e.db.CreateEvent(context.Background(), store.NewEvent{ID: store.NewID("ev"), Settings: store.Settings{
+		Name: &[]string{"Lobby"}[0], SaleOpensAt: &opens, LobbyOpensAt: &lobby, StartsAt: &starts},
+		Zones: []store.NewZone{{ID: "GA", Kind: inventory.Pool, Capacity: &five, PriceCents: &price}}}, org.ID)
+	require.NoError(t, err)
+	storetest.CleanRedis(t, e.rdb, ev.ID)
+	path := "/api/v1/events/" + ev.ID + "/queue"
+	for range 3 {
+		token, _ := e.fan()
+		require.Equal(t, http.StatusOK, e.call(http.MethodPost, path, token, nil).Status)
+	}
+	token, _ := e.fan()
+	r := e.call(http.MethodPost, path, token, nil).JSON(t)
+	require.Equal(t, "lobby", r["status"])
+	require.Contains(t, r, "lobby_size")
+	// The counts behind it are at most a quarter of a second old.
+	require.Eventually(t, func() bool {
+		return e.call(http.MethodGet, path, token, nil).JSON(t)["lobby_size"] == 4.0
+	}, 5*time.Second, 50*time.Millisecond, "the fan and the three before")
+
+	open := e.openEvent(5)
+	r = e.call(http.MethodPost, "/api/v1/events/"+open+"/queue", token, nil).JSON(t)
+	require.NotContains(t, r, "lobby_size")
 }

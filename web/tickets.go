@@ -267,7 +267,15 @@ func (s *Server) rebuildInventory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"event_id": ev.ID, "zones": counts})
+	type zoneCounts struct {
+		ZoneID    string `json:"zone_id"`
+		Available int    `json:"available_tickets"`
+		Held      int    `json:"reserved_tickets"`
+		Booked    int    `json:"booked_tickets"`
+	}
+	return c.JSON(http.StatusOK, map[string]any{"event_id": ev.ID, "zones": list(counts, func(z inventory.ZoneCounts) zoneCounts {
+		return zoneCounts{ZoneID: z.ZoneID, Available: z.Available, Held: z.Held, Booked: z.Booked}
+	})})
 }
 
 func (s *Server) myBookings(c echo.Context) error {
