@@ -52,12 +52,8 @@ const unsettledQ = `
 //     refunded payment still has a confirmed booking;
 //   - no fan holds and owns more tickets than the event's limit.
 func CheckInvariants(ctx context.Context, db Querier, eventID string, settle time.Duration) (*Invariants, error) {
-	var exists bool
-	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE id = $1)`, eventID).Scan(&exists); err != nil {
-		return nil, fmt.Errorf("read event %s: %w", eventID, err)
-	}
-	if !exists {
-		return nil, fmt.Errorf("event %s is not in this database", eventID)
+	if err := eventInDB(ctx, db, eventID); err != nil {
+		return nil, err
 	}
 	inv := &Invariants{EventID: eventID}
 	start := time.Now()
@@ -89,6 +85,17 @@ func CheckInvariants(ctx context.Context, db Querier, eventID string, settle tim
 	return inv, nil
 }
 
+func eventInDB(ctx context.Context, db Querier, eventID string) error {
+	var exists bool
+	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE id = $1)`, eventID).Scan(&exists); err != nil {
+		return fmt.Errorf("read event %s from the database: %w", eventID, err)
+	}
+	if !exists {
+		return fmt.Errorf("event %s is not in this database (-database-url)", eventID)
+	}
+	return nil
+}
+
 func bookedOnce(ctx context.Context, db Querier, eventID string) (Check, error) {
 	c := Check{Name: "ticket_booked_once"}
 	// twice: tickets in two confirmed bookings at once. disagree: tickets whose
@@ -102,8 +109,9 @@ func bookedOnce(ctx context.Context, db Querier, eventID string) (Check, error) 
 		    (SELECT count(*) FROM (SELECT ticket_id FROM active GROUP BY ticket_id HAVING count(*) > 1) d),
 		    (SELECT count(*) FROM tickets t
 		     WHERE t.event_id = $1
-		       AND (t.status = 'BOOKED') IS DISTINCT FROM EXISTS (
-		           SELECT 1 FROM active a WHERE a.ticket_id = t.id AND a.booking_id = t.booking_id))`
+		       AND ((t.status = 'BOOKED') <> EXISTS (SELECT 1 FROM active a WHERE a.ticket_id = t.id)
+		            OR t.status = 'BOOKED' AND NOT EXISTS (
+		                SELECT 1 FROM active a WHERE a.ticket_id = t.id AND a.booking_id = t.booking_id)))`
 	var twice, disagree int
 	if err := db.QueryRow(ctx, q, eventID).Scan(&twice, &disagree); err != nil {
 		return c, err

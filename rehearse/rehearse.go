@@ -66,8 +66,6 @@ func (c *Config) Validate() error {
 		return errors.New("-event is required: the id of the event to rehearse")
 	case c.Fans < 0:
 		return fmt.Errorf("-fans is malformed: want 0 or more, got %d", c.Fans)
-	case c.Fans == 0 && c.DB == nil:
-		return errors.New("-fans 0 only checks the invariants: give -database-url too")
 	case !prefixRE.MatchString(c.Prefix):
 		return fmt.Errorf("-prefix is malformed: want 1 to 40 lower-case letters, digits, '.', '_' or '-', got %q", c.Prefix)
 	case len(c.Password) < 8 || len(c.Password) > 72:
@@ -175,6 +173,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.Seed == 0 {
 		cfg.Seed = time.Now().UnixNano()
+	}
+	if cfg.DB != nil {
+		// Before the sale, not after: a wrong database must not cost a rehearsal.
+		if err := eventInDB(ctx, cfg.DB, cfg.EventID); err != nil {
+			return nil, err
+		}
+	} else if cfg.Fans == 0 {
+		return nil, errors.New("-fans 0 only checks the invariants: give -database-url too")
 	}
 	r := newRun(cfg)
 	rep := &Report{URL: cfg.URL, EventID: cfg.EventID, Fans: cfg.Fans, Seed: cfg.Seed,
