@@ -105,7 +105,7 @@ type setting struct {
 	cmds      []string
 	// bare are commands for which the setting has no default: unset, it is not used.
 	bare []string
-	set       func(c *config, name, v string) error
+	set  func(c *config, name, v string) error
 }
 
 var (
