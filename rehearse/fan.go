@@ -220,6 +220,14 @@ func (f *fan) shop(ctx context.Context) string {
 			if refused++; refused >= 8 {
 				return "gave_up"
 			}
+			if code == "sold_out" { // the page shows it, and the fan tries again once the feed moves
+				if err := f.sock.waitAtMost(ctx, r.over, time.Second); err != nil {
+					if errors.Is(err, errSaleOver) {
+						return "sold_out"
+					}
+					return "interrupted"
+				}
+			}
 		case code == "limit_reached":
 			return "limit_reached"
 		case code == "not_admitted" || code == "session_expired" || code == "invalid_session":

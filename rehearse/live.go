@@ -253,7 +253,7 @@ func (s *socket) handle(at time.Duration, m *liveMsg) {
 	s.notify()
 }
 
-// view is what the page shows now.
+// view is what the page shows now; a reconnection (rejoin) is told once.
 type view struct {
 	session, ended, sale string
 	avail                map[string]int64
@@ -290,6 +290,21 @@ func (s *socket) wait(ctx context.Context, over <-chan struct{}) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// waitAtMost is wait, for at most d.
+func (s *socket) waitAtMost(ctx context.Context, over <-chan struct{}, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.changed:
+	case <-t.C:
+	case <-over:
+		return errSaleOver
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
 }
 
 var errSaleOver = errors.New("nothing left to buy or hold")

@@ -126,14 +126,10 @@ func (r *run) since() time.Duration { return time.Since(r.t0) }
 
 // eventInfo is what the tool reads of the event (GET /api/v1/events/{id}).
 type eventInfo struct {
-	ID                string     `json:"id"`
 	SaleStatus        string     `json:"sale_status"`
 	MaxTicketsPerUser int        `json:"max_tickets_per_user"`
-	HoldSeconds       int        `json:"hold_seconds"`
-	Capacity          int64      `json:"capacity"`
 	AvailableTickets  int64      `json:"available_tickets"`
 	ReservedTickets   int64      `json:"reserved_tickets"`
-	BookedTickets     int64      `json:"booked_tickets"`
 	Zones             []zoneInfo `json:"zones"`
 }
 
@@ -326,9 +322,13 @@ func (r *run) sale(ctx context.Context, fans []*fan) {
 	r.mu.Lock()
 	r.fansCtx = fansCtx
 	r.mu.Unlock()
+	if r.ev.SaleStatus != "scheduled" {
+		r.lineOne.Do(func() { close(r.lineUp) })
+	}
 	watcher := r.newSocket("", 0)
 	if err := watcher.open(fansCtx); err != nil {
 		r.failure("watcher: " + err.Error())
+		r.lineOne.Do(func() { close(r.lineUp) }) // the fans find out when they join
 	}
 	var wg sync.WaitGroup
 	for _, f := range fans {

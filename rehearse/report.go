@@ -97,7 +97,9 @@ func (r *run) fill(ctx context.Context, rep *Report) {
 		}
 	}
 	var final *eventInfo
-	_ = r.getEvent(context.WithoutCancel(ctx), &final)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = r.getEvent(ctx, &final)
 	r.mu.Lock()
 	start := max(r.phaseStart, r.saleOpen)
 	s := SaleReport{TicketsAtStart: r.ev.AvailableTickets, TicketsBooked: r.booked, TicketsCancelled: r.cancelled,
@@ -185,8 +187,8 @@ func (rep *Report) WriteText(w io.Writer) error {
 		} else {
 			p("Sale       not sold out after %.1f s", s.Seconds)
 		}
-		p(": %d tickets booked of %d on sale (%.1f tickets/s), %d cancelled; %d left, %d held at the end\n",
-			s.TicketsBooked, s.TicketsAtStart, s.TicketsPerSecond, s.TicketsCancelled, s.TicketsLeft, s.TicketsHeld)
+		p(": %d tickets on sale; %d booked (%.1f/s), %d of them cancelled; %d left, %d held at the end\n",
+			s.TicketsAtStart, s.TicketsBooked, s.TicketsPerSecond, s.TicketsCancelled, s.TicketsLeft, s.TicketsHeld)
 		p("           %d admissions (%.1f/s); time in line p50 %s, p99 %s, max %s\n", s.Admissions, s.AdmissionsPerSecond,
 			msText(s.LineWaitP50ms), msText(s.LineWaitP99ms), msText(s.LineWaitMaxMs))
 		p("Fans       %s\n", counts(rep.Outcomes))
