@@ -44,14 +44,6 @@ func (h *histogram) add(d time.Duration) {
 	h.max = max(h.max, d)
 }
 
-func (h *histogram) merge(o *histogram) {
-	for i, c := range o.counts {
-		h.counts[i] += c
-	}
-	h.n += o.n
-	h.max = max(h.max, o.max)
-}
-
 // quantile is the value below which a share q of the samples lie (the bucket's
 // lower edge), never more than the maximum.
 func (h *histogram) quantile(q float64) time.Duration {

@@ -138,15 +138,6 @@ type zoneInfo struct {
 	Kind string `json:"kind"`
 }
 
-func (ev *eventInfo) zone(id string) *zoneInfo {
-	for i := range ev.Zones {
-		if ev.Zones[i].ID == id {
-			return &ev.Zones[i]
-		}
-	}
-	return nil
-}
-
 func newRun(cfg Config) *run {
 	slots := make(chan struct{}, cfg.Concurrency)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
