@@ -17,12 +17,14 @@ import (
 //     receipt, so this is a lower bound of the step → client delay. Content that
 //     one observer receives twice as a change within the window (a count that
 //     went away and came back) cannot be told apart and is left out (excluded).
-//   - after write, for seat.update: the tool knows which seats its own writes
-//     change (named seats reserved, a hold paid for, released or its booking
-//     cancelled), so each observer's first seat.update showing that change is
-//     timed from the moment the write was sent. The change happened within that
-//     request, so this is an upper bound, over by at most the server's time to
-//     make the change. A change whose write failed is left out.
+//   - after write and after answer, for seat.update: the tool knows which seats
+//     its own writes change (named seats reserved, a hold paid for, released or
+//     its booking cancelled), so each observer's first seat.update showing that
+//     change is timed from the moment the write was sent (after write), and from
+//     the moment its answer came (after answer; 0 when the message came first).
+//     The change happened within that request, so the two bracket the truth:
+//     after answer is a lower bound, after write an upper one. A change whose
+//     write failed is left out.
 type delays struct {
 	mu      sync.Mutex
 	window  time.Duration
@@ -31,6 +33,9 @@ type delays struct {
 	hist    map[string]*histogram
 	left    map[string]int // receipts left out: ambiguous content
 }
+
+// afterAnswer keys the seat.update delays timed from the write's answer.
+const afterAnswer = "seat.update after answer"
 
 // maxObservers bounds the delays' memory in big runs: a few hundred sockets
 // give percentiles as good as twenty thousand.
@@ -51,11 +56,11 @@ type spreadRec struct {
 type seatKey struct{ zone, seat, status string }
 
 type expectation struct {
-	keys    []seatKey
-	sent    time.Duration
-	seen    bitset
-	pending []time.Duration // receipts before the write's answer
-	state   int             // 0 in flight, 1 succeeded
+	keys     []seatKey
+	sent     time.Duration
+	seen     bitset
+	pending  []time.Duration // receipts before the write's answer
+	answered time.Duration   // when the answer came; 0 while in flight
 }
 
 type bitset []uint64
@@ -100,10 +105,11 @@ func (d *delays) spread(obs int, k delayKey, at time.Duration) {
 }
 
 // expectSeats registers a write about to be sent that will set the seats of
-// zone to status; call the returned function with the write's outcome.
-func (d *delays) expectSeats(zone string, seats []string, status string, sent time.Duration) func(ok bool) {
+// zone to status; call the returned function with the write's outcome when
+// its answer comes, at answered.
+func (d *delays) expectSeats(zone string, seats []string, status string, sent time.Duration) func(ok bool, answered time.Duration) {
 	if len(seats) == 0 {
-		return func(bool) {}
+		return func(bool, time.Duration) {}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -116,7 +122,7 @@ func (d *delays) expectSeats(zone string, seats []string, status string, sent ti
 		d.expects[k] = e
 		e.keys = append(e.keys, k)
 	}
-	return func(ok bool) {
+	return func(ok bool, answered time.Duration) {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if !ok {
@@ -128,10 +134,10 @@ func (d *delays) expectSeats(zone string, seats []string, status string, sent ti
 			e.pending = nil
 			return
 		}
-		e.state = 1
-		h := d.histOf("seat.update")
-		for _, p := range e.pending {
-			h.add(p)
+		e.answered = max(answered, e.sent+1) // never 0, which means in flight
+		for _, at := range e.pending {
+			d.histOf("seat.update").add(at - e.sent)
+			d.histOf(afterAnswer).add(0)
 		}
 		e.pending = nil
 	}
@@ -147,11 +153,12 @@ func (d *delays) seats(obs int, zone string, seats map[string]string, at time.Du
 			continue
 		}
 		e.seen.set(obs)
-		if e.state == 1 {
-			d.histOf("seat.update").add(at - e.sent)
-		} else {
-			e.pending = append(e.pending, at-e.sent)
+		if e.answered == 0 {
+			e.pending = append(e.pending, at)
+			continue
 		}
+		d.histOf("seat.update").add(at - e.sent)
+		d.histOf(afterAnswer).add(max(at-e.answered, 0))
 	}
 }
 
@@ -188,7 +195,7 @@ func (d *delays) sweep(now time.Duration, final bool) {
 // DelayReport is one message type's delays.
 type DelayReport struct {
 	Type     string  `json:"type"`
-	Method   string  `json:"method"` // spread or after_write
+	Method   string  `json:"method"` // spread, after_write or after_answer
 	Samples  int     `json:"samples"`
 	Excluded int     `json:"excluded"`
 	P50ms    float64 `json:"p50_ms"`
@@ -200,11 +207,12 @@ func (d *delays) report() []DelayReport {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []DelayReport
-	for _, t := range []struct{ typ, method string }{
-		{"queue.update", "spread"}, {"availability.update", "spread"}, {"seat.update", "after_write"},
+	for _, t := range []struct{ key, typ, method string }{
+		{"queue.update", "queue.update", "spread"}, {"availability.update", "availability.update", "spread"},
+		{"seat.update", "seat.update", "after_write"}, {afterAnswer, "seat.update", "after_answer"},
 	} {
-		h := d.histOf(t.typ)
-		out = append(out, DelayReport{Type: t.typ, Method: t.method, Samples: h.n, Excluded: d.left[t.typ],
+		h := d.histOf(t.key)
+		out = append(out, DelayReport{Type: t.typ, Method: t.method, Samples: h.n, Excluded: d.left[t.key],
 			P50ms: ms(h.quantile(0.5)), P99ms: ms(h.quantile(0.99)), MaxMs: ms(h.max)})
 	}
 	return out

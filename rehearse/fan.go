@@ -155,7 +155,21 @@ func (f *fan) visit(ctx context.Context) string {
 	leaveLine()
 	r.shopping.Add(1)
 	defer r.shopping.Add(-1)
-	return f.shop(ctx)
+	out := f.shop(ctx)
+	switch out {
+	case "sold_out", "gave_up", "limit_reached":
+		// The page has nothing to sell this fan: it leaves, and the next fan
+		// in line gets the slot without waiting for the session to run out.
+		_ = f.leave(ctx)
+	}
+	return out
+}
+
+// leave ends the fan's place or shopping session (DELETE …/queue).
+func (f *fan) leave(ctx context.Context) error {
+	_, err := f.r.api.do(ctx, request{method: http.MethodDelete, route: "DELETE /api/v1/events/{id}/queue",
+		path: f.eventPath("/queue"), token: f.token, key: newKey()})
+	return err
 }
 
 // gaveUp is the outcome of an error the fan cannot get past.
@@ -245,13 +259,12 @@ func (f *fan) shop(ctx context.Context) string {
 		for _, h := range holds {
 			done := r.delays.expectSeats(h.zone, h.seats, "AVAILABLE", r.since())
 			_, err := f.post(ctx, "POST /api/v1/tickets/cancel", "/api/v1/tickets/cancel", map[string]string{"reservation_id": h.id})
-			done(err == nil)
+			done(err == nil, r.since())
 			if err != nil {
 				return f.gaveUp(ctx, "release", err, true)
 			}
 		}
-		if _, err := r.api.do(ctx, request{method: http.MethodDelete, route: "DELETE /api/v1/events/{id}/queue",
-			path: f.eventPath("/queue"), token: f.token, key: newKey()}); err != nil {
+		if err := f.leave(ctx); err != nil {
 			return f.gaveUp(ctx, "leave", err, true)
 		}
 		return "released_hold"
@@ -264,13 +277,13 @@ func (f *fan) shop(ctx context.Context) string {
 		return "refunded"
 	}
 	if f.plan == planCancelBooking {
-		var dones []func(bool)
+		var dones []func(bool, time.Duration)
 		for _, h := range holds {
 			dones = append(dones, r.delays.expectSeats(h.zone, h.seats, "AVAILABLE", r.since()))
 		}
 		_, err := f.post(ctx, "POST /api/v1/tickets/cancel", "/api/v1/tickets/cancel", map[string]string{"booking_id": bookingID})
 		for _, d := range dones {
-			d(err == nil)
+			d(err == nil, r.since())
 		}
 		if err != nil {
 			return f.gaveUp(ctx, "cancel", err, true)
@@ -350,7 +363,7 @@ func (f *fan) reserve(ctx context.Context, z *zoneInfo, q int) ([]hold, error) {
 		_ = a.decode(&res)
 		return res.Reservation.ID
 	})
-	done(err == nil)
+	done(err == nil, r.since())
 	if err != nil {
 		return nil, err
 	}
@@ -445,7 +458,7 @@ func (f *fan) pay(ctx context.Context, holds []hold) (string, error) {
 		return "", err
 	}
 	id := paymentOf(answers[0]).Payment.ID
-	var dones []func(bool)
+	var dones []func(bool, time.Duration)
 	for _, h := range holds {
 		dones = append(dones, r.delays.expectSeats(h.zone, h.seats, "BOOKED", r.since()))
 	}
@@ -458,7 +471,7 @@ func (f *fan) pay(ctx context.Context, holds []hold) (string, error) {
 		bookingID = paymentOf(answers[0]).Payment.BookingID
 	}
 	for _, d := range dones {
-		d(bookingID != "")
+		d(bookingID != "", r.since())
 	}
 	if err != nil {
 		return "", err

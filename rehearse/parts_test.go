@@ -47,26 +47,29 @@ func TestDelaySpread(t *testing.T) {
 	require.Equal(t, 3, d.left["availability.update"])
 }
 
-// A seat's change is timed from sending the write that made it, for each
-// observer once, also when the message came before the answer; a failed
-// write's matches are dropped.
+// A seat's change is timed from sending the write that made it (an upper
+// bound) and from its answer (a lower one, 0 when the message came first), for
+// each observer once; a failed write's matches are dropped.
 func TestDelayAfterWrite(t *testing.T) {
 	t.Parallel()
 	d := newDelays(10 * time.Second)
 	done := d.expectSeats("VIP", []string{"1A", "1B"}, "RESERVED", time.Second)
 	d.seats(1, "VIP", map[string]string{"1A": "RESERVED", "1B": "RESERVED"}, 1100*time.Millisecond)
-	done(true)
+	done(true, 1200*time.Millisecond)
 	d.seats(2, "VIP", map[string]string{"1A": "RESERVED"}, 1300*time.Millisecond)
 	d.seats(2, "VIP", map[string]string{"1A": "RESERVED"}, 1400*time.Millisecond) // seen already
-	h := d.hist["seat.update"]
-	require.Equal(t, 2, h.n, "observer 1 once for the write, observer 2 once")
-	require.Equal(t, 300*time.Millisecond, h.max)
+	upper, lower := d.hist["seat.update"], d.hist[afterAnswer]
+	require.Equal(t, 2, upper.n, "observer 1 once for the write, observer 2 once")
+	require.Equal(t, 300*time.Millisecond, upper.max)
+	require.Equal(t, 2, lower.n)
+	require.Equal(t, 100*time.Millisecond, lower.max)
+	require.Equal(t, time.Duration(0), lower.quantile(0.5), "observer 1 had it before the answer")
 
 	failed := d.expectSeats("VIP", []string{"2A"}, "RESERVED", 2*time.Second)
 	d.seats(1, "VIP", map[string]string{"2A": "RESERVED"}, 2100*time.Millisecond) // someone else's hold
-	failed(false)
-	d.seats(2, "VIP", map[string]string{"2A": "RESERVED"}, 2200*time.Millisecond)
-	require.Equal(t, 2, h.n)
+	failed(false, 2200*time.Millisecond)
+	d.seats(2, "VIP", map[string]string{"2A": "RESERVED"}, 2300*time.Millisecond)
+	require.Equal(t, 2, upper.n)
 }
 
 // The same seed makes the same fans; another seed, others.

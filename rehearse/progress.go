@@ -9,7 +9,9 @@ import (
 
 // progress writes a status line to Config.Progress until the returned stop is
 // called: refreshed in place four times a second on a terminal, else a plain
-// line every five seconds (for CI logs). It also settles old delay samples.
+// line every five seconds (for CI logs). Refused counts 4xx answers (sold out,
+// seat taken: the day's normal), errors 5xx answers and requests that got
+// none. It also settles old delay samples.
 func (r *run) progress() (stop func()) {
 	every, w := 5*time.Second, r.cfg.Progress
 	if r.cfg.Terminal {
@@ -73,6 +75,7 @@ func (r *run) progressLine() string {
 			fmt.Fprintf(&b, " (%s)", state)
 		}
 	}
-	fmt.Fprintf(&b, " | errors %d", r.rec.failed())
+	refused, failed := r.rec.troubles()
+	fmt.Fprintf(&b, " | refused %d · errors %d", refused, failed)
 	return b.String()
 }

@@ -16,7 +16,8 @@ type recorder struct {
 	connects   int
 	reconnects int
 	clicks     DoubleClicks
-	failures   int // answers that were not a success, and dropped connections
+	refused    int // 4xx answers
+	failures   int // 5xx answers, and requests that got no answer
 }
 
 type errKey struct {
@@ -43,7 +44,12 @@ func (r *recorder) exchange(route string, took time.Duration, status int, code s
 	}
 	if status == 0 || status >= 300 && status != 101 {
 		r.errors[errKey{route, status, code}]++
+	}
+	switch {
+	case status == 0 || status >= 500:
 		r.failures++
+	case status >= 400:
+		r.refused++
 	}
 }
 
@@ -84,10 +90,11 @@ func (r *recorder) clicked(oneKey bool, replayed int, bothOK, same bool) {
 	}
 }
 
-func (r *recorder) failed() int {
+// troubles are the answers so far that refused (4xx) and failed (5xx or none).
+func (r *recorder) troubles() (refused, failed int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.failures
+	return r.refused, r.failures
 }
 
 // EndpointReport is one route's latency: every exchange that got an answer.

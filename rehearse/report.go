@@ -223,7 +223,8 @@ func (rep *Report) WriteText(w io.Writer) error {
 		}
 		_ = tw.Flush()
 		p("(spread: from the first watched socket to receive the same step, a lower bound of the step's delay;\n")
-		p(" after write: from sending the write that changed the seat, an upper bound)\n")
+		p(" after write and after answer: from sending the write that changed the seat, and from its answer,\n")
+		p(" an upper and a lower bound)\n")
 	}
 	p("\nChecks")
 	switch {
