@@ -106,20 +106,15 @@ func (f *fan) account(ctx context.Context, existing bool, pace *pacer) (reused b
 	return false, err
 }
 
+// visits bounds how often a fan whose shopping window ran out with nothing
+// bought goes back to the line, as a keen fan does.
+const visits = 3
+
 // visit is the fan's on-sale: live feed, line, admission, shopping. It
 // returns how it ended (Report.Outcomes).
 func (f *fan) visit(ctx context.Context) string {
 	r := f.r
-	r.waiting.Add(1)
-	inLine := true
-	leaveLine := func() {
-		if inLine {
-			r.waiting.Add(-1)
-			inLine = false
-		}
-	}
 	defer r.finished.Add(1)
-	defer leaveLine()
 	f.sock = r.newSocket(f.token, f.obs)
 	if err := f.sock.open(ctx); err != nil {
 		return f.gaveUp(ctx, "live", err, false)
@@ -130,6 +125,33 @@ func (f *fan) visit(ctx context.Context) string {
 	case <-ctx.Done():
 		return "waiting"
 	}
+	for n := 1; ; n++ {
+		if out := f.queueUp(ctx); out != "" {
+			return out
+		}
+		r.shopping.Add(1)
+		out := f.shop(ctx)
+		r.shopping.Add(-1)
+		switch out {
+		case "sold_out", "gave_up", "limit_reached":
+			// The page has nothing to sell this fan: it leaves, and the next fan
+			// in line gets the slot without waiting for the session to run out.
+			_ = f.leave(ctx)
+		case "session_ended":
+			if n < visits && ctx.Err() == nil {
+				continue // a new place at the back
+			}
+		}
+		return out
+	}
+}
+
+// queueUp joins the line and waits until the feed says the fan is admitted
+// ("" then), the sale is over, or the run ends.
+func (f *fan) queueUp(ctx context.Context) string {
+	r := f.r
+	r.waiting.Add(1)
+	defer r.waiting.Add(-1)
 	if out := f.join(ctx); out != "" {
 		return out
 	}
@@ -152,17 +174,7 @@ func (f *fan) visit(ctx context.Context) string {
 		}
 	}
 	r.admitted(r.since() - joined)
-	leaveLine()
-	r.shopping.Add(1)
-	defer r.shopping.Add(-1)
-	out := f.shop(ctx)
-	switch out {
-	case "sold_out", "gave_up", "limit_reached":
-		// The page has nothing to sell this fan: it leaves, and the next fan
-		// in line gets the slot without waiting for the session to run out.
-		_ = f.leave(ctx)
-	}
-	return out
+	return ""
 }
 
 // leave ends the fan's place or shopping session (DELETE …/queue).

@@ -170,8 +170,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, errors.New("-fans 0 only checks the invariants: give -database-url too")
 	}
 	r := newRun(cfg)
-	rep := &Report{URL: cfg.URL, EventID: cfg.EventID, Fans: cfg.Fans, Seed: cfg.Seed,
-		Mix: Mix{Cancel: cfg.Cancel, Abandon: cfg.Abandon, DoubleClick: cfg.DoubleClick}}
+	rep := &Report{URL: cfg.URL, EventID: cfg.EventID, Fans: cfg.Fans}
 	if cfg.Fans > 0 {
 		if err := r.getEvent(ctx, &r.ev); err != nil {
 			return nil, fmt.Errorf("event %s at %s: %w", cfg.EventID, cfg.URL, err)
@@ -195,7 +194,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if err != nil {
 				return nil, fmt.Errorf("invariant check: %w", err)
 			}
-			rep.Invariants = inv
+			rep.SettleSeconds = &inv.SettleSeconds
 			rep.Checks = append(inv.Checks, rep.Checks...)
 		}
 	}

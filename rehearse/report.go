@@ -14,29 +14,33 @@ import (
 
 // Report is what a rehearsal measured; --json prints it as it is.
 type Report struct {
-	URL      string         `json:"url"`
-	EventID  string         `json:"event_id"`
-	Fans     int            `json:"fans"`
-	Seed     int64          `json:"seed"`
-	Mix      Mix            `json:"mix"`
-	Accounts AccountsReport `json:"accounts"`
-	Sale     SaleReport     `json:"sale"`
+	URL     string `json:"url"`
+	EventID string `json:"event_id"`
+	Fans    int    `json:"fans"`
+	// The rest is there when fans ran (not with -fans 0).
+	Seed     int64           `json:"seed,omitempty"`
+	Mix      *Mix            `json:"mix,omitempty"`
+	Accounts *AccountsReport `json:"accounts,omitempty"`
+	Sale     *SaleReport     `json:"sale,omitempty"`
 	// Outcomes counts the fans by how their visit ended: bought,
 	// cancelled_booking, released_hold, abandoned, sold_out (the sale was over
 	// before they had anything), session_ended, gave_up (refused eight times),
 	// limit_reached, refunded (paid after their hold ended), waiting (still in
 	// line when the run ended), interrupted (mid-purchase when it ended),
 	// failed, no_account, line_closed.
-	Outcomes     map[string]int   `json:"outcomes"`
+	Outcomes     map[string]int   `json:"outcomes,omitempty"`
 	Failures     []string         `json:"failures,omitempty"` // the first distinct reasons fans failed
-	DoubleClicks DoubleClicks     `json:"double_clicks"`
-	Endpoints    []EndpointReport `json:"endpoints"`
-	Errors       []ErrorCount     `json:"errors"`
-	Live         LiveReport       `json:"live"`
-	Invariants   *Invariants      `json:"invariants,omitempty"`
-	Skipped      string           `json:"skipped,omitempty"` // why the database was not checked
-	// Checks are the database's invariants and the client's own: no 500
-	// answer, every double click answered once.
+	DoubleClicks *DoubleClicks    `json:"double_clicks,omitempty"`
+	Endpoints    []EndpointReport `json:"endpoints,omitempty"`
+	Errors       []ErrorCount     `json:"errors,omitempty"`
+	Live         *LiveReport      `json:"live,omitempty"`
+	// SettleSeconds is how long the database check waited for the server to
+	// settle its payments; absent when the database was not checked, and
+	// Skipped then says why if a database was given.
+	SettleSeconds *float64 `json:"settle_seconds,omitempty"`
+	Skipped       string   `json:"skipped,omitempty"`
+	// Checks are the database's invariants (CheckInvariants) and the
+	// client's own: no 500 answer, every double click answered once.
 	Checks []Check `json:"checks"`
 	OK     bool    `json:"ok"`
 }
@@ -88,7 +92,8 @@ type LiveReport struct {
 func (r *run) fill(ctx context.Context, rep *Report) {
 	rec := r.rec
 	rep.Endpoints, rep.Errors = rec.endpoints(), rec.errorCounts()
-	rep.Accounts = AccountsReport{Ready: int(r.accountsReady.Load()), Reused: int(r.accountsReused.Load()),
+	rep.Seed, rep.Mix = r.cfg.Seed, &Mix{Cancel: r.cfg.Cancel, Abandon: r.cfg.Abandon, DoubleClick: r.cfg.DoubleClick}
+	rep.Accounts = &AccountsReport{Ready: int(r.accountsReady.Load()), Reused: int(r.accountsReused.Load()),
 		Failed:  int(r.accountsFailed.Load()),
 		Seconds: r.phaseStart.Seconds()}
 	for _, e := range rep.Errors {
@@ -122,10 +127,11 @@ func (r *run) fill(ctx context.Context, rep *Report) {
 		s.TicketsPerSecond = float64(s.TicketsBooked) / window.Seconds()
 		s.AdmissionsPerSecond = float64(s.Admissions) / window.Seconds()
 	}
-	rep.Sale = s
+	rep.Sale = &s
 	rec.mu.Lock()
-	rep.DoubleClicks = rec.clicks
-	rep.Live = LiveReport{Connects: rec.connects, Reconnects: rec.reconnects, Messages: maps.Clone(rec.messages)}
+	clicks := rec.clicks
+	rep.DoubleClicks = &clicks
+	rep.Live = &LiveReport{Connects: rec.connects, Reconnects: rec.reconnects, Messages: maps.Clone(rec.messages)}
 	rec.mu.Unlock()
 	for _, f := range r.fans {
 		if f.double {
@@ -142,6 +148,9 @@ func (r *run) clientChecks(rep *Report) []Check {
 		if e.Status == 500 {
 			internal += e.Count
 		}
+	}
+	if rep.DoubleClicks == nil {
+		return nil // no fans ran
 	}
 	return []Check{
 		{Name: "no_internal_errors", Source: "client", OK: internal == 0,
@@ -176,12 +185,14 @@ var checkTitles = map[string]string{
 func (rep *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	p("Rehearsal of %s at %s: %d fans (seed %d; cancel %s, abandon %s, double-click %s)\n\n", rep.EventID, rep.URL,
-		rep.Fans, rep.Seed, pct(rep.Mix.Cancel), pct(rep.Mix.Abandon), pct(rep.Mix.DoubleClick))
-	if rep.Fans > 0 {
-		a, s := rep.Accounts, rep.Sale
+	if rep.Mix == nil {
+		p("Check of %s\n", rep.EventID)
+	} else {
+		p("Rehearsal of %s at %s: %d fans (seed %d; cancel %s, abandon %s, double-click %s)\n\n", rep.EventID, rep.URL,
+			rep.Fans, rep.Seed, pct(rep.Mix.Cancel), pct(rep.Mix.Abandon), pct(rep.Mix.DoubleClick))
 		p("Accounts   %d ready (%d made by an earlier run), %d failed, in %.1f s; %d answers 429 waited out\n",
-			a.Ready, a.Reused, a.Failed, a.Seconds, a.RateLimited)
+			rep.Accounts.Ready, rep.Accounts.Reused, rep.Accounts.Failed, rep.Accounts.Seconds, rep.Accounts.RateLimited)
+		s := rep.Sale
 		if s.SoldOut {
 			p("Sale       sold out in %.1f s", s.SoldOutSeconds)
 		} else {
@@ -228,8 +239,10 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}
 	p("\nChecks")
 	switch {
-	case rep.Invariants != nil:
-		p(" (PostgreSQL after %.1f s for the settler, and the client's own)\n", rep.Invariants.SettleSeconds)
+	case rep.SettleSeconds != nil && rep.Mix == nil:
+		p(" (PostgreSQL after %.1f s for the settler)\n", *rep.SettleSeconds)
+	case rep.SettleSeconds != nil:
+		p(" (PostgreSQL after %.1f s for the settler, and the client's own)\n", *rep.SettleSeconds)
 	case rep.Skipped != "":
 		p(" (the client's own; PostgreSQL not checked: %s)\n", rep.Skipped)
 	default:
