@@ -1,6 +1,7 @@
 package rehearse
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -479,8 +480,8 @@ func (f *fan) pay(ctx context.Context, holds []hold) (string, error) {
 		body: map[string]string{"card_number": testCard}}, true,
 		func(a *answer) string { return paymentOf(a).Payment.BookingID })
 	bookingID := ""
-	if err == nil {
-		bookingID = paymentOf(answers[0]).Payment.BookingID
+	for _, a := range answers { // a double click's other answer may come before the booking
+		bookingID = cmp.Or(bookingID, paymentOf(a).Payment.BookingID)
 	}
 	for _, d := range dones {
 		d(bookingID != "", r.since())
@@ -546,8 +547,21 @@ func (f *fan) write(ctx context.Context, req request, oneResult bool, idOf func(
 			}
 		}
 	}
-	bothOK := errs[0] == nil && errs[1] == nil
-	f.r.rec.clicked(f.oneKey, replayed, bothOK, !bothOK || !oneResult || idOf(answers[0]) == idOf(answers[1]))
+	mismatch, partial := "", false
+	if errs[0] == nil && errs[1] == nil && oneResult {
+		switch a, b := idOf(answers[0]), idOf(answers[1]); {
+		case a == b:
+		case a == "" || b == "":
+			partial = true // one answer does not name it yet: not a second result
+		default:
+			keys := "two keys"
+			if f.oneKey {
+				keys = "one key"
+			}
+			mismatch = fmt.Sprintf("%s with %s: %q and %q", req.route, keys, a, b)
+		}
+	}
+	f.r.rec.clicked(f.oneKey, replayed, mismatch, partial)
 	if len(out) == 0 {
 		return nil, errs[0]
 	}

@@ -2,6 +2,9 @@ package rehearse
 
 import (
 	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +118,49 @@ func TestProgressLines(t *testing.T) {
 			require.Equal(t, 2, strings.Count(out.String(), "\n"))
 		}
 		require.Contains(t, out.String(), "accounts 2/3 ready")
+	}
+}
+
+// Two successes of one double-clicked write that name different things break
+// the promise of one result; one that names nothing yet (a confirmation
+// answered while the other click is still booking) is counted apart. The
+// server here only replays canned answers: the real one cannot be made to
+// give each on cue.
+func TestDoubleClickAnswers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                string
+		first, second       string
+		mismatched, partial int
+	}{
+		{name: "same booking", first: "bkg_1", second: "bkg_1"},
+		{name: "no booking yet", first: "bkg_1", second: "", partial: 1},
+		{name: "two bookings", first: "bkg_1", second: "bkg_2", mismatched: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			answers := make(chan string, 2)
+			answers <- tt.first
+			answers <- tt.second
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				p := map[string]any{"id": "pay_1", "status": "succeeded"}
+				if b := <-answers; b != "" {
+					p["booking_id"] = b
+				}
+				_ = json.NewEncoder(w).Encode(map[string]any{"payment": p})
+			}))
+			defer srv.Close()
+			r := newRun(Config{URL: srv.URL, Concurrency: 2})
+			f := &fan{r: r, double: true}
+			got, err := f.write(t.Context(), request{method: http.MethodPost, route: "confirm", path: "/"}, true,
+				func(a *answer) string { return paymentOf(a).Payment.BookingID })
+			require.NoError(t, err)
+			require.NotEmpty(t, got)
+			c := r.rec.clicks
+			require.Equal(t, 1, c.Pairs)
+			require.Equal(t, tt.mismatched, c.Mismatched)
+			require.Equal(t, tt.partial, c.Partial)
+		})
 	}
 }

@@ -72,9 +72,10 @@ func (r *recorder) reconnected() {
 }
 
 // clicked records one double click: two copies of one write, sent at once,
-// with one Idempotency-Key or two. same says whether both answers named the
-// same thing, when both were successes.
-func (r *recorder) clicked(oneKey bool, replayed int, bothOK, same bool) {
+// with one Idempotency-Key or two. mismatch describes two successes that
+// named different things where the API promises one ("" when they did not);
+// partial says one success named nothing where the other named it.
+func (r *recorder) clicked(oneKey bool, replayed int, mismatch string, partial bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := &r.clicks
@@ -85,8 +86,14 @@ func (r *recorder) clicked(oneKey bool, replayed int, bothOK, same bool) {
 		c.TwoKeys++
 	}
 	c.Replayed += replayed
-	if bothOK && !same {
+	if partial {
+		c.Partial++
+	}
+	if mismatch != "" {
 		c.Mismatched++
+		if len(c.Examples) < 5 {
+			c.Examples = append(c.Examples, mismatch)
+		}
 	}
 }
 
@@ -123,6 +130,12 @@ type DoubleClicks struct {
 	TwoKeys    int `json:"two_keys"`
 	Replayed   int `json:"replayed"`   // answers marked Idempotent-Replayed
 	Mismatched int `json:"mismatched"` // pairs whose two successes named different things
+	// Partial are pairs where one success did not name what the other did: a
+	// confirmation answered while the other click was still booking (succeeded,
+	// no booking_id yet). Not a second result, so not a broken check.
+	Partial int `json:"partial"`
+	// Examples are the first mismatched pairs: the route, the keys and what each answer named.
+	Examples []string `json:"examples,omitempty"`
 }
 
 func (r *recorder) endpoints() []EndpointReport {

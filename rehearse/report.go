@@ -207,8 +207,16 @@ func (rep *Report) WriteText(w io.Writer) error {
 			p("           failed: %s\n", f)
 		}
 		d := rep.DoubleClicks
-		p("Clicks     %d fans double-clicked %d writes: %d with one key (%d answers replayed), %d with two keys; %d answered differently\n\n",
+		p("Clicks     %d fans double-clicked %d writes: %d with one key (%d answers replayed), %d with two keys; %d answered differently",
 			d.Fans, d.Pairs, d.OneKey, d.Replayed, d.TwoKeys, d.Mismatched)
+		if d.Partial > 0 {
+			p(", %d answered before the other click had finished (no booking_id yet)", d.Partial)
+		}
+		p("\n")
+		for _, e := range d.Examples {
+			p("           answered differently: %s\n", e)
+		}
+		p("\n")
 
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "Endpoint\trequests\tp50\tp99\tmax\t")
