@@ -17,8 +17,9 @@ import (
 // `boxoffice rehearse` against a real serve: one JSON document on stdout and
 // progress lines on stderr; fans sign in to accounts made before with the same
 // -prefix (here by the test, with a cheap password hash: serve's own costs
-// seconds under the race detector); once an invariant is broken in the
-// database, the check alone (-fans 0) exits 1 naming it.
+// seconds under the race detector); the check alone (-fans 0) reads
+// DATABASE_URL, has no default database, and once an invariant is broken in the
+// database, exits 1 naming it.
 func TestRehearseCommand(t *testing.T) {
 	t.Parallel()
 	srv := startServe(t, nil)
@@ -46,6 +47,13 @@ func TestRehearseCommand(t *testing.T) {
 	require.True(t, rep.OK, "%s", stdout)
 	require.Equal(t, 20, rep.Accounts.Reused, "%s", stdout)
 	require.Positive(t, rep.Sale.TicketsBooked)
+
+	// DATABASE_URL is read as by every command, but rehearse has no default one.
+	check := []string{"rehearse", "-url", srv.base, "-event", ev.ID, "-fans", "0"}
+	_, err = runWith(t, nil, check...)
+	require.ErrorContains(t, err, "give -database-url")
+	_, err = runWith(t, map[string]string{"DATABASE_URL": storetest.URL(t)}, check...)
+	require.NoError(t, err)
 
 	_, err = storetest.Pool(t).Exec(ctx, `
 		UPDATE tickets SET status = 'AVAILABLE', hold_id = NULL, booking_id = NULL
