@@ -185,7 +185,7 @@ func (c *client) once(ctx context.Context, r request, body []byte) (*answer, err
 			a.code = env.Error.Code
 		}
 		if a.code == "" {
-			a.code = strings.ToLower(strings.ReplaceAll(http.StatusText(resp.StatusCode), " ", "_"))
+			a.code = statusCode(resp.StatusCode)
 		}
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
 			a.retryIn = time.Duration(s) * time.Second
@@ -193,4 +193,10 @@ func (c *client) once(ctx context.Context, r request, body []byte) (*answer, err
 	}
 	c.rec.exchange(r.route, took, a.status, a.code)
 	return a, nil
+}
+
+// statusCode names an answer without the API's error envelope (a proxy's own
+// error page, say) by its status: bad_gateway.
+func statusCode(status int) string {
+	return strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_"))
 }

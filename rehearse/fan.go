@@ -41,6 +41,8 @@ type fan struct {
 	sock   *socket
 }
 
+var errLiveLost = errors.New("the live feed could not reconnect")
+
 // hold is one reservation the fan holds.
 type hold struct {
 	id      string
@@ -162,6 +164,9 @@ func (f *fan) queueUp(ctx context.Context) string {
 		if v.session != "" {
 			break
 		}
+		if v.closed { // the feed gave up reconnecting
+			return f.gaveUp(ctx, "live", errLiveLost, false)
+		}
 		if v.rejoin { // the feed reconnected: make sure of the place, as the page does
 			if out := f.join(ctx); out != "" {
 				return out
@@ -226,6 +231,9 @@ func (f *fan) shop(ctx context.Context) string {
 	var holds []hold
 	for refused := 0; len(holds) == 0; {
 		v := f.sock.view()
+		if v.closed {
+			return f.gaveUp(ctx, "live", errLiveLost, true)
+		}
 		if v.session == "" {
 			return "session_ended"
 		}

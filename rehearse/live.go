@@ -24,7 +24,6 @@ type liveMsg struct {
 	Position         *int64            `json:"position"`
 	TicketsLeft      int64             `json:"tickets_left"`
 	SessionID        string            `json:"session_id"`
-	Reason           string            `json:"reason"`
 	ZoneID           string            `json:"zone_id"`
 	AvailableTickets int64             `json:"available_tickets"`
 	Seats            map[string]string `json:"seats"`
@@ -42,9 +41,8 @@ type socket struct {
 	mu        sync.Mutex
 	conn      *websocket.Conn
 	closed    bool
-	snapshot  bool // reading a snapshot: everything up to its sale.update
-	session   string
-	ended     string // the reason the last session ended, once it has
+	snapshot  bool   // reading a snapshot: everything up to its sale.update
+	session   string // the shopping session the feed admitted, until it ends
 	avail     map[string]int64
 	sale      string
 	position  *int64
@@ -136,7 +134,7 @@ func errorCode(resp *http.Response) string {
 			return env.Error.Code
 		}
 	}
-	return http.StatusText(resp.StatusCode)
+	return statusCode(resp.StatusCode)
 }
 
 // read takes messages until the connection ends; a connection the fan did not
@@ -225,10 +223,10 @@ func (s *socket) handle(at time.Duration, m *liveMsg) {
 			r.delays.spread(s.obs, delayKey{typ: "queue.update", name: m.Status, value: m.TicketsLeft}, at)
 		}
 	case "session.admitted":
-		s.session, s.ended = m.SessionID, ""
+		s.session = m.SessionID
 	case "session.expired":
 		if m.SessionID == s.session || s.session == "" {
-			s.session, s.ended = "", m.Reason
+			s.session = ""
 		}
 	case "availability.update":
 		prev, had := s.avail[m.ZoneID]
@@ -255,15 +253,15 @@ func (s *socket) handle(at time.Duration, m *liveMsg) {
 
 // view is what the page shows now; a reconnection (rejoin) is told once.
 type view struct {
-	session, ended, sale string
-	avail                map[string]int64
-	rejoin, closed       bool
+	session, sale  string
+	avail          map[string]int64
+	rejoin, closed bool
 }
 
 func (s *socket) view() view {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v := view{session: s.session, ended: s.ended, sale: s.sale, rejoin: s.rejoin, closed: s.closed,
+	v := view{session: s.session, sale: s.sale, rejoin: s.rejoin, closed: s.closed,
 		avail: make(map[string]int64, len(s.avail))}
 	for z, n := range s.avail {
 		v.avail[z] = n
