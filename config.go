@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/boxofficehq/boxoffice/ratelimit"
+	"github.com/boxofficehq/boxoffice/rehearse"
 	"github.com/boxofficehq/boxoffice/store"
 )
 
@@ -53,6 +54,9 @@ type config struct {
 	RateSignUp     ratelimit.Rate
 	RateJoin       ratelimit.Rate
 
+	Rehearsal rehearse.Config
+	JSON      bool
+
 	redisOptions *redis.UniversalOptions
 }
 
@@ -71,6 +75,7 @@ var commands = []command{
 	{"healthcheck", "", "exit 0 when the local server answers /healthz"},
 	{"payments reconcile", "", "settle payments that succeeded without a booking or a refund"},
 	{"verify-shuffle", "<audit URL|file|->", "recompute a lobby's shuffled order from its audit"},
+	{"rehearse", "", "simulate a crowd of fans against a deployment and check the invariants"},
 }
 
 // usage is the top-level help.
@@ -96,19 +101,24 @@ type setting struct {
 	shown     string // the README's default column, when not `def`
 	usage     string
 	limit     bool // listed under "Limits" rather than "Configuration"
+	boolean   bool // a flag that may be given alone (-json)
 	cmds      []string
-	set       func(c *config, name, v string) error
+	// bare are commands for which the setting has no default: unset, it is not used.
+	bare []string
+	set  func(c *config, name, v string) error
 }
 
 var (
 	everyDBCommand = []string{"serve", "migrate", "demo", "payments reconcile"}
 	redisCommands  = []string{"serve", "payments reconcile"}
 	serveOnly      = []string{"serve"}
+	rehearseOnly   = []string{"rehearse"}
 )
 
 var settings = []setting{
 	{env: "DATABASE_URL", flag: "database-url", def: "postgres://postgres@127.0.0.1:5432/boxoffice?sslmode=disable",
-		usage: "PostgreSQL URL", cmds: everyDBCommand, set: text(func(c *config) *string { return &c.DatabaseURL })},
+		usage: "PostgreSQL URL (rehearse: checks the invariants there, only when given)", cmds: append([]string{"rehearse"}, everyDBCommand...),
+		bare: rehearseOnly, set: text(func(c *config) *string { return &c.DatabaseURL })},
 	{env: "REDIS_URL", flag: "redis-url", def: "redis://127.0.0.1:6379/0",
 		usage: "Redis URL; for a cluster redis://host1:6379?addr=host2:6379", cmds: redisCommands,
 		set: text(func(c *config) *string { return &c.RedisURL })},
@@ -145,6 +155,64 @@ var settings = []setting{
 		cmds: []string{"demo"}, set: text(func(c *config) *string { return &c.DemoOpensAt })},
 	{flag: "join-id", shown: "none", usage: "print only this join id's place", cmds: []string{"verify-shuffle"},
 		set: text(func(c *config) *string { return &c.AuditJoinID })},
+	{flag: "url", shown: "none, required", usage: "the deployment's base URL, e.g. http://localhost:8080",
+		cmds: rehearseOnly, set: text(func(c *config) *string { return &c.Rehearsal.URL })},
+	{flag: "event", shown: "none, required", usage: "the event to rehearse", cmds: rehearseOnly,
+		set: text(func(c *config) *string { return &c.Rehearsal.EventID })},
+	{flag: "fans", shown: "none, required", usage: "how many fans (0: only check the invariants)", cmds: rehearseOnly,
+		set: func(c *config, name, v string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 0 {
+				return fmt.Errorf("%s is required: how many fans, 0 or more (0 only checks the invariants), got %q", name, v)
+			}
+			c.Rehearsal.Fans = n
+			return nil
+		}},
+	{flag: "duration", def: "10m", usage: "the longest the sale may take, from the first join", cmds: rehearseOnly,
+		set: duration(func(c *config) *time.Duration { return &c.Rehearsal.Duration })},
+	{flag: "concurrency", def: "64", usage: "HTTP requests in flight at once, all fans together", cmds: rehearseOnly,
+		set: count(func(c *config) *int { return &c.Rehearsal.Concurrency })},
+	{flag: "prefix", def: "rehearse", usage: "fans' accounts are <prefix>-<n>@rehearse.example; a later run signs in to them",
+		cmds: rehearseOnly, set: text(func(c *config) *string { return &c.Rehearsal.Prefix })},
+	{flag: "password", def: "rehearse-password", usage: "every fan's password", cmds: rehearseOnly,
+		set: text(func(c *config) *string { return &c.Rehearsal.Password })},
+	{flag: "signup-rate", def: "off", usage: "pace of sign-ups, e.g. 10/1m as the deployment allows one address (off: only its Retry-After)",
+		cmds: rehearseOnly, set: func(c *config, name, v string) error {
+			var r ratelimit.Rate
+			if err := rate(func(*config) *ratelimit.Rate { return &r })(c, name, v); err != nil {
+				return err
+			}
+			if r.Count > 0 {
+				c.Rehearsal.SignupBurst, c.Rehearsal.SignupEvery = r.Count, r.Per/time.Duration(r.Count)
+			}
+			return nil
+		}},
+	{flag: "seed", def: "0", usage: "the fans' choices (0: a new seed, printed in the report)", cmds: rehearseOnly,
+		set: func(c *config, name, v string) error {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s is malformed: want a whole number, got %q", name, v)
+			}
+			c.Rehearsal.Seed = n
+			return nil
+		}},
+	{flag: "cancel", def: "0.1", usage: "share of fans who cancel: half release their hold, half cancel their booking",
+		cmds: rehearseOnly, set: share(func(c *config) *float64 { return &c.Rehearsal.Cancel })},
+	{flag: "abandon", def: "0.05", usage: "share of fans who walk away holding tickets", cmds: rehearseOnly,
+		set: share(func(c *config) *float64 { return &c.Rehearsal.Abandon })},
+	{flag: "double-click", def: "0.1", usage: "share of fans who send each write twice at once", cmds: rehearseOnly,
+		set: share(func(c *config) *float64 { return &c.Rehearsal.DoubleClick })},
+	{flag: "settle-wait", def: "30s", usage: "how long the check waits for the server to settle payments", cmds: rehearseOnly,
+		set: duration(func(c *config) *time.Duration { return &c.Rehearsal.SettleWait })},
+	{flag: "json", def: "false", usage: "print the report as one JSON document", boolean: true, cmds: rehearseOnly,
+		set: func(c *config, name, v string) error {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%s is malformed: want true or false, got %q", name, v)
+			}
+			c.JSON = b
+			return nil
+		}},
 
 	{env: "BOXOFFICE_BODY_TIMEOUT", flag: "body-timeout", def: "10s", usage: "time a request body has to arrive",
 		limit: true, cmds: serveOnly, set: duration(func(c *config) *time.Duration { return &c.BodyTimeout })},
@@ -206,6 +274,18 @@ func count(field func(*config) *int) func(*config, string, string) error {
 			return fmt.Errorf("%s is malformed: want a positive number, got %q", name, v)
 		}
 		*field(c) = n
+		return nil
+	}
+}
+
+// share reads a share from 0 to 1.
+func share(field func(*config) *float64) func(*config, string, string) error {
+	return func(c *config, name, v string) error {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || f < 0 || f > 1 {
+			return fmt.Errorf("%s is malformed: want a share from 0 to 1, such as 0.1, got %q", name, v)
+		}
+		*field(c) = f
 		return nil
 	}
 }
@@ -299,6 +379,9 @@ func commandHelp(c command) string {
 			if s.shown != "" {
 				def = strings.ReplaceAll(s.shown, "`", "")
 			}
+			if slices.Contains(s.bare, c.name) {
+				def = "none"
+			}
 			fmt.Fprintf(&b, "  -%s\n    \t%s (%s; default %s)\n", s.flag, s.usage, from, def)
 		}
 	}
@@ -351,6 +434,10 @@ func loadConfig(c command, args []string, getenv func(string) string, stdout, st
 	given := map[string]string{}
 	ss := commandSettings(c.name)
 	for _, s := range ss {
+		if s.boolean {
+			fs.BoolFunc(s.flag, s.usage, func(v string) error { given[s.flag] = v; return nil })
+			continue
+		}
 		fs.Func(s.flag, s.usage, func(v string) error { given[s.flag] = v; return nil })
 	}
 	var positional []string
@@ -372,6 +459,9 @@ func loadConfig(c command, args []string, getenv func(string) string, stdout, st
 	cfg := &config{}
 	for _, s := range ss {
 		v, name := s.def, s.env
+		if slices.Contains(s.bare, c.name) {
+			v = ""
+		}
 		if s.env != "" && getenv(s.env) != "" {
 			v = getenv(s.env)
 		}
@@ -416,7 +506,7 @@ func (c *config) positional(cmd string, args []string) error {
 
 // validate fails on the first missing or malformed setting with one line naming it.
 func (c *config) validate(cmd string) error {
-	if slices.Contains(everyDBCommand, cmd) {
+	if slices.Contains(everyDBCommand, cmd) || cmd == "rehearse" && c.DatabaseURL != "" {
 		if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil || !hasScheme(c.DatabaseURL, "postgres", "postgresql") {
 			return fmt.Errorf("DATABASE_URL is malformed: want postgres://user@host:5432/dbname, got %q", redact(c.DatabaseURL))
 		}
@@ -429,6 +519,9 @@ func (c *config) validate(cmd string) error {
 	}
 	if err := c.validateOrganizer(); err != nil {
 		return err
+	}
+	if cmd == "rehearse" {
+		return c.Rehearsal.Validate()
 	}
 	if !slices.Contains(redisCommands, cmd) {
 		return nil

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/boxofficehq/boxoffice/app"
 	"github.com/boxofficehq/boxoffice/payments"
+	"github.com/boxofficehq/boxoffice/rehearse"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/web"
 )
@@ -82,6 +84,8 @@ func run(ctx context.Context, log *slog.Logger, args []string, getenv func(strin
 		return verifyShuffle(ctx, cfg, stdout)
 	case "payments reconcile":
 		return reconcile(ctx, log, cfg, stdout)
+	case "rehearse":
+		return rehearseCmd(ctx, cfg, stdout, stderr)
 	}
 	panic("unreachable: parseCommand accepts only known commands")
 }
@@ -301,5 +305,48 @@ func reconcile(ctx context.Context, log *slog.Logger, cfg *config, stdout io.Wri
 		return fmt.Errorf("payments reconcile: %w", err)
 	}
 	fmt.Fprintf(stdout, "%d %s payments looked at\n", len(done), provider.Name())
+	return nil
+}
+
+// rehearseCmd runs a rehearsal: progress on stderr, the report on stdout (one
+// JSON document with -json), and an error naming every check that broke.
+func rehearseCmd(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+	rc := cfg.Rehearsal
+	rc.Progress = stderr
+	if f, ok := stderr.(*os.File); ok {
+		st, err := f.Stat()
+		rc.Terminal = err == nil && st.Mode()&os.ModeCharDevice != 0
+	}
+	if cfg.DatabaseURL != "" {
+		// Not openDB: the check reads a database, it never creates one.
+		pool, err := pgxpool.New(ctx, withConnectTimeout(cfg.DatabaseURL))
+		if err == nil {
+			err = pool.Ping(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("DATABASE_URL %s: %w", redact(cfg.DatabaseURL), err)
+		}
+		defer pool.Close()
+		rc.DB = pool
+	}
+	rep, err := rehearse.Run(ctx, rc)
+	if err != nil {
+		return err
+	}
+	if cfg.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(rep)
+	} else {
+		err = rep.WriteText(stdout)
+	}
+	switch {
+	case err != nil:
+		return err
+	case !rep.OK:
+		return fmt.Errorf("rehearse: broken: %s", strings.Join(rep.Broken(), ", "))
+	case ctx.Err() != nil:
+		return errors.New("rehearse: interrupted")
+	}
 	return nil
 }

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/boxofficehq/boxoffice/rehearse"
+	"github.com/boxofficehq/boxoffice/store"
+	"github.com/boxofficehq/boxoffice/store/storetest"
+)
+
+// `boxoffice rehearse` against a real serve: one JSON document on stdout and
+// progress lines on stderr; fans sign in to accounts made before with the same
+// -prefix (here by the test, with a cheap password hash: serve's own costs
+// seconds under the race detector); the check alone (-fans 0) reads
+// DATABASE_URL, has no default database, and once an invariant is broken in the
+// database, exits 1 naming it.
+func TestRehearseCommand(t *testing.T) {
+	t.Parallel()
+	srv := startServe(t, nil)
+	db := storetest.DB(t)
+	ctx := context.Background()
+	org := storetest.Organizer(t, db)
+	ev := storetest.Event(t, db, org.ID, 30, store.Row{Row: "A", Seats: 10})
+	hold := 8
+	_, err := db.UpdateEvent(ctx, ev.ID, store.Settings{HoldSeconds: &hold})
+	require.NoError(t, err)
+	storetest.CleanRedis(t, storetest.Redis(t), ev.ID)
+	prefix := strings.ToLower(store.NewID("cli"))
+	for n := 1; n <= 20; n++ {
+		_, err := db.CreateUser(ctx, store.Registration{Name: "Fan", Email: fmt.Sprintf("%s-%d@rehearse.example", prefix, n),
+			Password: "rehearse-password"}, store.RoleFan)
+		require.NoError(t, err)
+	}
+
+	stdout, stderr, err := runStreams(t, nil, "rehearse", "-url", srv.base, "-event", ev.ID, "-fans", "20",
+		"-prefix", prefix, "-seed", "5", "-duration", "1m", "-json", "-database-url", storetest.URL(t))
+	require.NoError(t, err, "stderr: %s", stderr)
+	require.Contains(t, stderr, "in line", "progress lines on stderr")
+	var rep rehearse.Report
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rep), "stdout is one JSON document: %s", stdout)
+	require.True(t, rep.OK, "%s", stdout)
+	require.Equal(t, 20, rep.Accounts.Reused, "%s", stdout)
+	require.Positive(t, rep.Sale.TicketsBooked)
+
+	// DATABASE_URL is read as by every command, but rehearse has no default one.
+	check := []string{"rehearse", "-url", srv.base, "-event", ev.ID, "-fans", "0"}
+	_, err = runWith(t, nil, check...)
+	require.ErrorContains(t, err, "give -database-url")
+	_, err = runWith(t, map[string]string{"DATABASE_URL": storetest.URL(t)}, check...)
+	require.NoError(t, err)
+
+	_, err = storetest.Pool(t).Exec(ctx, `
+		UPDATE tickets SET status = 'AVAILABLE', hold_id = NULL, booking_id = NULL
+		WHERE id = (SELECT id FROM tickets WHERE event_id = $1 AND status = 'BOOKED' LIMIT 1)`, ev.ID)
+	require.NoError(t, err)
+	code, stdout, stderr := runProcess(t, nil, "rehearse", "-url", srv.base, "-event", ev.ID, "-fans", "0",
+		"-database-url", storetest.URL(t))
+	require.Equal(t, 1, code, "stdout: %s\nstderr: %s", stdout, stderr)
+	require.Contains(t, stdout, "BROKEN")
+	require.Equal(t, "boxoffice: rehearse: broken: ticket_booked_once, zone_counts\n", stderr)
+}
