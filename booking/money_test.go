@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/boxofficehq/boxoffice/booking"
@@ -445,4 +446,51 @@ func TestDeclinedCardNamesThePayment(t *testing.T) {
 	p, err = s.svc.Confirm(ctx, p.ID, ann, payments.CardSucceeds)
 	require.NoError(t, err)
 	require.NotEmpty(t, p.BookingID)
+}
+
+// A double click on "pay" sends two confirmations: whichever is answered
+// second must carry the booking too, even when it finds the payment succeeded
+// but not yet booked (the other click still booking it).
+func TestEveryConfirmationAnswersWithTheBooking(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newShop(t)
+	until := s.clock.now().Add(10 * time.Minute)
+
+	// The window itself: succeeded and recorded, not yet settled.
+	ann := s.fan(until)
+	p := s.startPayment(ann, s.hold(ann, 2, until))
+	_, err := s.pay.Confirm(ctx, p.ProviderRef, payments.CardSucceeds)
+	require.NoError(t, err)
+	_, err = s.db.UpdatePayment(ctx, p.ID, func(p *payments.Payment) error {
+		p.Record(payments.StatusSucceeded, s.clock.now())
+		return nil
+	})
+	require.NoError(t, err)
+	got, err := s.svc.Confirm(ctx, p.ID, ann, payments.CardSucceeds)
+	require.NoError(t, err)
+	require.NotEmpty(t, got.BookingID, "a confirmation finding the payment succeeded books it")
+
+	// Many clicks at once: one booking, named by every answer.
+	bob := s.fan(until)
+	p = s.startPayment(bob, s.hold(bob, 2, until))
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		bookings = map[string]int{}
+	)
+	for range 8 {
+		wg.Go(func() {
+			got, err := s.svc.Confirm(ctx, p.ID, bob, payments.CardSucceeds)
+			if !assert.NoError(t, err) {
+				return
+			}
+			mu.Lock()
+			bookings[got.BookingID]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	require.Len(t, bookings, 1, "one booking, and no answer without it: %v", bookings)
+	require.NotContains(t, bookings, "")
 }

@@ -118,25 +118,28 @@ func (e *DeclinedError) Is(target error) bool { return target == payments.ErrDec
 // Confirm pays with a test card (the test provider only) and settles the
 // payment at once: its holds are booked, or, if they are gone, it is refunded.
 // A declined card is a *DeclinedError. Paying a payment that succeeded before
-// changes nothing: a double click pays once.
+// changes nothing: a double click pays once, and both clicks are answered with
+// the booking.
 func (s *Service) Confirm(ctx context.Context, paymentID, userID, card string) (*payments.Payment, error) {
 	p, err := s.MyPayment(ctx, paymentID, userID)
 	if err != nil {
 		return nil, err
 	}
-	if p.Status == payments.StatusSucceeded || p.Status == payments.StatusRefunded {
-		return p, nil
+	if p.Status != payments.StatusSucceeded && p.Status != payments.StatusRefunded {
+		status, err := s.provider.Confirm(ctx, p.ProviderRef, card)
+		if err != nil && !errors.Is(err, payments.ErrDeclined) {
+			return nil, err
+		}
+		if p, err = s.record(ctx, p.ID, status); err != nil {
+			return nil, err
+		}
+		if p.Status == payments.StatusFailed {
+			return nil, &DeclinedError{PaymentID: p.ID}
+		}
 	}
-	status, err := s.provider.Confirm(ctx, p.ProviderRef, card)
-	if err != nil && !errors.Is(err, payments.ErrDeclined) {
-		return nil, err
-	}
-	if p, err = s.record(ctx, p.ID, status); err != nil {
-		return nil, err
-	}
-	if p.Status == payments.StatusFailed {
-		return nil, &DeclinedError{PaymentID: p.ID}
-	}
+	// A second click that finds the payment succeeded but not yet booked
+	// settles it too: the database lets one booking through and the other
+	// waits for it, so both answers carry the booking.
 	if p.Unsettled() {
 		if _, err := s.settle(ctx, p); err != nil && !refused(err) {
 			return nil, err
