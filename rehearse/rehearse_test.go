@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/boxofficehq/boxoffice/app"
+	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/payments"
 	"github.com/boxofficehq/boxoffice/ratelimit"
 	"github.com/boxofficehq/boxoffice/rehearse"
@@ -65,8 +66,8 @@ func onSale(t *testing.T, db *store.DB, pool, rows int) string {
 		vip = append(vip, store.Row{Row: string(rune('A' + i)), Seats: 10})
 	}
 	n.Zones = []store.NewZone{
-		{ID: "GA", Kind: store.ZonePool, Capacity: &pool, PriceCents: &price},
-		{ID: "VIP", Kind: store.ZoneSeated, Rows: vip, PriceCents: &price},
+		{ID: "GA", Kind: inventory.Pool, Capacity: &pool, PriceCents: &price},
+		{ID: "VIP", Kind: inventory.Seated, Rows: vip, PriceCents: &price},
 	}
 	ev, err := db.CreateEvent(context.Background(), n, org.ID)
 	require.NoError(t, err)
