@@ -113,8 +113,10 @@ func New(db *store.DB, rdb redis.UniversalClient, cfg Config) *App {
 	}
 	a.notices = sale.NewNotifier(a.Hub, a.Inventory)
 	a.Sales = booking.New(bs, a.Inventory, cfg.Provider, a.notices, log, time.Now)
+	// Settings changed by an organizer reach every request within a second.
+	cache := store.NewEventCache(db, time.Second)
 	a.Sessions = session.New(session.Config{Line: a.Line, Signer: session.NewSigner(cfg.Secret, time.Now),
-		Holds: a.Sales, Store: db, Hub: a.Hub, Log: log})
+		Holds: a.Sales, Store: db, Events: cache, Hub: a.Hub, Log: log})
 	events := cfg.Events
 	if events == nil {
 		events = db
@@ -127,7 +129,7 @@ func New(db *store.DB, rdb redis.UniversalClient, cfg Config) *App {
 		limits.Rates = ratelimit.New(rdb, "rl")
 	}
 	wc := web.Config{
-		Store: db, Sessions: a.Sessions, Sale: a.Sale, Queue: a.Line, Hub: a.Hub, Booking: a.Sales, Settler: a.Sales,
+		Store: db, Events: cache, Sessions: a.Sessions, Sale: a.Sale, Queue: a.Line, Hub: a.Hub, Booking: a.Sales, Settler: a.Sales,
 		Inventory: a.Inventory, Log: log, SecureCookies: cfg.SecureCookies, Limits: limits,
 		PingRedis: func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 	}

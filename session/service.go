@@ -41,8 +41,13 @@ type Holds interface {
 
 // Store is what sessions read from PostgreSQL; *store.DB satisfies it.
 type Store interface {
-	Event(ctx context.Context, id string) (*store.Event, error)
 	ActiveHoldsOfSession(ctx context.Context, eventID, userID string) ([]string, error)
+}
+
+// Events gives an event by id, recent enough for its settings;
+// *store.EventCache satisfies it.
+type Events interface {
+	Event(ctx context.Context, id string) (*store.Event, error)
 }
 
 // Hub is this replica's live hub; *realtime.Hub satisfies it.
@@ -60,6 +65,7 @@ type Config struct {
 	Signer *Signer
 	Holds  Holds
 	Store  Store
+	Events Events
 	Hub    Hub
 	Log    *slog.Logger
 	Now    func() time.Time // default time.Now
@@ -77,18 +83,13 @@ type Service struct {
 	signer *Signer
 	holds  Holds
 	store  Store
+	events Events
 	hub    Hub
 	log    *slog.Logger
 	now    func() time.Time
 
 	mu      sync.Mutex
-	events  map[string]cachedEvent
 	touched map[string]time.Time // last sign of life sent for live fans, per event
-}
-
-type cachedEvent struct {
-	ev *store.Event
-	at time.Time
 }
 
 // New builds a Service.
@@ -96,8 +97,8 @@ func New(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{line: cfg.Line, signer: cfg.Signer, holds: cfg.Holds, store: cfg.Store, hub: cfg.Hub,
-		log: cfg.Log, now: cfg.Now, events: map[string]cachedEvent{}, touched: map[string]time.Time{}}
+	return &Service{line: cfg.Line, signer: cfg.Signer, holds: cfg.Holds, store: cfg.Store, events: cfg.Events,
+		hub: cfg.Hub, log: cfg.Log, now: cfg.Now, touched: map[string]time.Time{}}
 }
 
 // Join puts the fan in line (see queue.Queue.Join), with the signed session if
@@ -214,7 +215,7 @@ func (s *Service) end(ctx context.Context, eventID, userID, sessionID string, wh
 // Claim claims the admissions of fans connected here (an open live connection
 // counts as claiming) and tells all their tabs.
 func (s *Service) Claim(ctx context.Context, eventID string, users []string) {
-	ev, err := s.event(ctx, eventID)
+	ev, err := s.events.Event(ctx, eventID)
 	if err != nil {
 		s.log.WarnContext(ctx, "claim admissions", "event", eventID, "err", err)
 		return
@@ -251,7 +252,7 @@ func (s *Service) Run(ctx context.Context) {
 // their places without polling. Its owner runs it every second.
 func (s *Service) KeepPresent(ctx context.Context) {
 	for _, id := range s.hub.Events() {
-		ev, err := s.event(ctx, id)
+		ev, err := s.events.Event(ctx, id)
 		if err != nil {
 			continue
 		}
@@ -271,25 +272,3 @@ func (s *Service) KeepPresent(ctx context.Context) {
 	}
 }
 
-// eventTTL bounds how stale the settings behind claims and presence are.
-const eventTTL = time.Second
-
-func (s *Service) event(ctx context.Context, id string) (*store.Event, error) {
-	s.mu.Lock()
-	hit, ok := s.events[id]
-	s.mu.Unlock()
-	if ok && s.now().Sub(hit.at) < eventTTL {
-		return hit.ev, nil
-	}
-	ev, err := s.store.Event(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	if len(s.events) > 10_000 {
-		s.events = map[string]cachedEvent{}
-	}
-	s.events[id] = cachedEvent{ev: ev, at: s.now()}
-	s.mu.Unlock()
-	return ev, nil
-}

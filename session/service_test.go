@@ -130,7 +130,7 @@ func newShop(t *testing.T, holdSeconds int) *shop {
 	t.Cleanup(func() { _ = hub.Close() })
 	sales := booking.New(db, inv, payments.NewTestProvider(db), sale.NewNotifier(hub, inv), log, time.Now)
 	sessions := session.New(session.Config{Line: line, Signer: session.NewSigner(secret, time.Now), Holds: sales,
-		Store: db, Hub: hub, Log: log})
+		Store: db, Events: db, Hub: hub, Log: log})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := realtime.Accept(w, r, nil)
 		if err != nil {

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -69,42 +68,17 @@ func placeOf(st *sale.Standing) placeResponse {
 	return r
 }
 
-// eventCache keeps events for a second, so that a million fans polling their
-// place cost PostgreSQL one read per event per second per replica.
-type eventCache struct {
-	mu      sync.Mutex
-	entries map[string]cachedEvent
-}
-
-type cachedEvent struct {
-	ev *store.Event
-	at time.Time
-}
-
-const eventCacheTTL = time.Second
-
 func (s *Server) cachedEvent(c echo.Context) (*store.Event, error) {
 	return s.eventByID(c.Request().Context(), c.Param("id"))
 }
 
-// eventByID is the event, at most a second old; 404 for an unknown id.
+// eventByID is the event from the replica's cache (see store.EventCache); 404
+// for an unknown id.
 func (s *Server) eventByID(ctx context.Context, id string) (*store.Event, error) {
-	s.events.mu.Lock()
-	hit, ok := s.events.entries[id]
-	s.events.mu.Unlock()
-	if ok && time.Since(hit.at) < eventCacheTTL {
-		return hit.ev, nil
-	}
-	ev, err := s.store.Event(ctx, id)
+	ev, err := s.events.Event(ctx, id)
 	if err != nil {
 		return nil, aboutEventID(id, err)
 	}
-	s.events.mu.Lock()
-	if s.events.entries == nil || len(s.events.entries) > 10_000 {
-		s.events.entries = map[string]cachedEvent{}
-	}
-	s.events.entries[id] = cachedEvent{ev: ev, at: time.Now()}
-	s.events.mu.Unlock()
 	return ev, nil
 }
 

@@ -16,6 +16,11 @@ import (
 	"github.com/boxofficehq/boxoffice/store"
 )
 
+// EventSource gives an event by id; *store.EventCache satisfies it.
+type EventSource interface {
+	Event(ctx context.Context, id string) (*store.Event, error)
+}
+
 // Store is what the API needs from PostgreSQL; *store.DB satisfies it.
 type Store interface {
 	Ping(ctx context.Context) error
@@ -44,6 +49,9 @@ type Store interface {
 // Config wires a Server.
 type Config struct {
 	Store Store
+	// Events is the replica's cache of events (store.EventCache), read by
+	// every request about a line or a purchase; Store when nil.
+	Events EventSource
 	// Sessions are the shopping sessions, Sale a fan's standing in line,
 	// Queue what organizers and auditors read of the line.
 	Sessions Sessions
@@ -80,7 +88,7 @@ type Server struct {
 	webhooks      WebhookVerifier
 	settler       Settler
 	publishable   string
-	events        eventCache
+	events        EventSource
 	tokens        tokenCache
 	pingRedis     func(ctx context.Context) error
 	log           *slog.Logger
@@ -95,8 +103,12 @@ type Server struct {
 
 // New builds the API with every route registered.
 func New(cfg Config) *Server {
+	if cfg.Events == nil {
+		cfg.Events = cfg.Store
+	}
 	s := &Server{
 		store:         cfg.Store,
+		events:        cfg.Events,
 		sessions:      cfg.Sessions,
 		sale:          cfg.Sale,
 		queue:         cfg.Queue,
