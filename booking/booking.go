@@ -43,6 +43,7 @@ var (
 type Store interface {
 	CreateHold(ctx context.Context, n store.NewHold) (*store.Hold, error)
 	Hold(ctx context.Context, id string) (*store.Hold, error)
+	Holds(ctx context.Context, ids []string) ([]*store.Hold, error)
 	EndHold(ctx context.Context, id, status string) (*store.Hold, []string, error)
 	DueHolds(ctx context.Context, now time.Time, limit int) ([]string, error)
 	ActiveHoldsOfSession(ctx context.Context, eventID, userID string) ([]string, error)
@@ -56,7 +57,7 @@ type Store interface {
 	ClaimDueRefunds(ctx context.Context, provider string, now time.Time, limit int) ([]*payments.Payment, error)
 	ClaimDueChecks(ctx context.Context, provider string, now time.Time, limit int) ([]*payments.Payment, error)
 	Unsettled(ctx context.Context, provider string) ([]*payments.Payment, error)
-	Book(ctx context.Context, paymentID string, now time.Time) (*store.Booking, error)
+	Book(ctx context.Context, paymentID, status string, now time.Time) (store.Settlement, error)
 	Booking(ctx context.Context, id string) (*store.Booking, error)
 	CancelBooking(ctx context.Context, id string) (*store.Booking, error)
 	InventorySnapshot(ctx context.Context, eventID string) (*inventory.Snapshot, error)

@@ -28,25 +28,29 @@ type Checkout struct {
 // returns the payment in progress; asking for holds of which only some have
 // one is ErrPaymentInProgress.
 func (s *Service) Pay(ctx context.Context, userID string, holdIDs []string) (*Checkout, error) {
-	var (
-		holds []*store.Hold
-		total int64
-	)
+	holds, err := s.store.Holds(ctx, holdIDs)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*store.Hold, len(holds))
+	for _, h := range holds {
+		byID[h.ID] = h
+	}
+	var total int64
 	for _, id := range holdIDs {
-		h, err := s.Mine(ctx, id, userID)
-		if err != nil {
-			return nil, err
+		h := byID[id]
+		if h == nil || h.UserID != userID {
+			return nil, ErrNotYours
 		}
 		if h.Status != store.HoldActive || !s.now().Before(h.ExpiresAt) {
 			return nil, ErrHoldGone
 		}
-		if len(holds) > 0 && h.EventID != holds[0].EventID {
+		if h.EventID != holds[0].EventID {
 			return nil, ErrPaymentMismatch
 		}
-		holds = append(holds, h)
 		total += h.AmountCents
 	}
-	if len(holds) == 0 {
+	if len(holdIDs) == 0 {
 		return nil, ErrNotYours
 	}
 	p := payments.NewPayment(store.NewID("pay"), holds[0].EventID, userID, s.provider.Name(), holdIDs, total, holds[0].Currency, s.now())
@@ -116,45 +120,36 @@ func (e *DeclinedError) Error() string {
 func (e *DeclinedError) Is(target error) bool { return target == payments.ErrDeclined }
 
 // Confirm pays with a test card (the test provider only) and settles the
-// payment at once: its holds are booked, or, if they are gone, it is refunded.
-// A declined card is a *DeclinedError. Paying a payment that succeeded before
-// changes nothing: a double click pays once, and both clicks are answered with
-// the booking.
+// payment at once, in the transaction that records the success: its holds are
+// booked, or, if they are gone, it is refunded. A declined card is a
+// *DeclinedError. A payment settled before is answered as it is, so a double
+// click pays once; a second click that finds the payment succeeded but not yet
+// booked settles it too (the database books once, and the other click waits
+// for it), so both clicks are answered with the booking.
 func (s *Service) Confirm(ctx context.Context, paymentID, userID, card string) (*payments.Payment, error) {
 	p, err := s.MyPayment(ctx, paymentID, userID)
 	if err != nil {
 		return nil, err
 	}
-	if p.Status != payments.StatusSucceeded && p.Status != payments.StatusRefunded {
-		status, err := s.provider.Confirm(ctx, p.ProviderRef, card)
-		if err != nil && !errors.Is(err, payments.ErrDeclined) {
+	if p.BookingID != "" || p.RefundDue || p.Status == payments.StatusRefunded {
+		return p, nil
+	}
+	status := ""
+	if p.Status != payments.StatusSucceeded {
+		if status, err = s.provider.Confirm(ctx, p.ProviderRef, card); err != nil && !errors.Is(err, payments.ErrDeclined) {
 			return nil, err
-		}
-		if p, err = s.record(ctx, p.ID, status); err != nil {
-			return nil, err
-		}
-		if p.Status == payments.StatusFailed {
-			return nil, &DeclinedError{PaymentID: p.ID}
 		}
 	}
-	// A second click that finds the payment succeeded but not yet booked
-	// settles it too: the database lets one booking through and the other
-	// waits for it, so both answers carry the booking.
-	if p.Unsettled() {
-		if _, err := s.settle(ctx, p); err != nil && !refused(err) {
-			return nil, err
-		}
-		return s.store.Payment(ctx, p.ID)
+	st, err := s.settle(ctx, p.ID, status)
+	switch {
+	case errors.Is(err, ErrNotPaid) && st.Payment.Status == payments.StatusFailed:
+		return nil, &DeclinedError{PaymentID: p.ID}
+	case refused(err):
+		return s.store.Payment(ctx, p.ID) // as the refund tried at once left it
+	case err != nil && !errors.Is(err, ErrNotPaid):
+		return nil, err
 	}
-	return p, nil
-}
-
-// record applies the provider's word to our payment.
-func (s *Service) record(ctx context.Context, paymentID, status string) (*payments.Payment, error) {
-	return s.store.UpdatePayment(ctx, paymentID, func(p *payments.Payment) error {
-		p.Record(status, s.now())
-		return nil
-	})
+	return st.Payment, nil
 }
 
 // Book turns a paid hold into a booking, or returns the booking its payment
@@ -163,62 +158,63 @@ func (s *Service) record(ctx context.Context, paymentID, status string) (*paymen
 // refunded: ErrRefunded when the hold ended first, ErrPaymentMismatch when
 // another payment bought it.
 func (s *Service) Book(ctx context.Context, holdID, paymentID, userID string) (*store.Booking, error) {
-	if _, err := s.Mine(ctx, holdID, userID); err != nil {
-		return nil, err
-	}
 	p, err := s.MyPayment(ctx, paymentID, userID)
-	if err != nil {
-		return nil, err
-	}
-	if !slices.Contains(p.HoldIDs, holdID) {
-		return nil, ErrPaymentMismatch
-	}
-	if p.Status == payments.StatusPending || p.Status == payments.StatusFailed {
-		status, err := s.provider.Status(ctx, p.ProviderRef)
+	if err != nil || !slices.Contains(p.HoldIDs, holdID) {
+		// The reservation's own answer comes first: not yours, then the payment's.
+		if _, herr := s.Mine(ctx, holdID, userID); herr != nil {
+			return nil, herr
+		}
 		if err != nil {
 			return nil, err
 		}
-		if p, err = s.record(ctx, p.ID, status); err != nil {
-			return nil, err
-		}
+		return nil, ErrPaymentMismatch
 	}
 	if p.BookingID != "" {
 		return s.store.Booking(ctx, p.BookingID)
 	}
-	switch p.Status {
-	case payments.StatusSucceeded, payments.StatusRefunded:
-	default:
-		return nil, ErrNotPaid
+	status := ""
+	if p.Status == payments.StatusPending || p.Status == payments.StatusFailed {
+		if status, err = s.provider.Status(ctx, p.ProviderRef); err != nil {
+			return nil, err
+		}
 	}
-	return s.settle(ctx, p)
+	st, err := s.settle(ctx, p.ID, status)
+	if err != nil {
+		return nil, err
+	}
+	return st.Booking, nil
 }
 
-// settle books a succeeded payment's holds, or, when it cannot buy them any
-// more, records the refund it is owed (in the same transaction) and tries it at
-// once. Safe to call from every replica at once: the database settles once.
-func (s *Service) settle(ctx context.Context, p *payments.Payment) (*store.Booking, error) {
-	b, err := s.store.Book(context.WithoutCancel(ctx), p.ID, s.now())
+// settle records the provider's word on a payment, if there is a new one, and
+// settles it in the same transaction: a success books its holds, or, when it
+// cannot buy them any more, is owed back (and the refund tried at once). Safe
+// to call from every replica at once: the database settles once. The
+// settlement carries the payment unless the error is the database's.
+func (s *Service) settle(ctx context.Context, paymentID, status string) (store.Settlement, error) {
+	st, err := s.store.Book(context.WithoutCancel(ctx), paymentID, status, s.now())
 	switch {
 	case errors.Is(err, store.ErrHoldBooked):
-		s.refundNow(ctx, []string{p.ID})
-		return nil, ErrPaymentMismatch
+		s.refundNow(ctx, []string{paymentID})
+		return st, ErrPaymentMismatch
 	case errors.Is(err, store.ErrHoldNotActive):
-		s.refundNow(ctx, []string{p.ID})
-		return nil, ErrRefunded
+		s.refundNow(ctx, []string{paymentID})
+		return st, ErrRefunded
 	case errors.Is(err, payments.ErrSettled):
 		// Owed back or refunded already (a refund word, or another replica);
 		// say why, as the first answer did.
-		if s.boughtElsewhere(ctx, p) {
-			return nil, ErrPaymentMismatch
+		if s.boughtElsewhere(ctx, st.Payment) {
+			return st, ErrPaymentMismatch
 		}
-		return nil, ErrRefunded
+		return st, ErrRefunded
 	case errors.Is(err, payments.ErrNotSucceeded):
-		return nil, ErrNotPaid
+		return st, ErrNotPaid
 	case err != nil:
-		return nil, err
+		return st, err
 	}
-	s.booked(ctx, b)
-	return b, nil
+	if st.New {
+		s.booked(ctx, st.Booking)
+	}
+	return st, nil
 }
 
 // refused reports a settlement that ended in a refund, not in an error.
@@ -271,13 +267,7 @@ func (s *Service) Settle(ctx context.Context, provider, ref, status string) erro
 	if err != nil {
 		return err
 	}
-	if p, err = s.record(ctx, p.ID, status); err != nil {
-		return err
-	}
-	if !p.Unsettled() {
-		return nil
-	}
-	if _, err := s.settle(ctx, p); err != nil && !refused(err) {
+	if _, err := s.settle(ctx, p.ID, status); err != nil && !refused(err) && !errors.Is(err, ErrNotPaid) {
 		return err
 	}
 	return nil

@@ -98,7 +98,7 @@ func (s *Service) settleOne(ctx context.Context, p *payments.Payment) (string, e
 // settleSuccess books a success or, if it cannot buy its holds any more,
 // refunds it.
 func (s *Service) settleSuccess(ctx context.Context, p *payments.Payment) (string, error) {
-	_, err := s.settle(ctx, p)
+	_, err := s.settle(ctx, p.ID, "")
 	switch {
 	case err == nil:
 		return OutcomeBooked, nil

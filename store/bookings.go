@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/boxofficehq/boxoffice/payments"
 )
@@ -39,105 +41,128 @@ type Booking struct {
 	CreatedAt   time.Time
 }
 
-// Book settles a succeeded payment in one transaction: when all its holds are
-// still bookable at now, their tickets are BOOKED and one booking is written;
-// otherwise the payment is owed back, in the same transaction, and Book returns
-// ErrHoldNotActive (a hold gone or run out) or ErrHoldBooked (bought with
-// another payment). Booking a booked payment returns its booking; a payment
-// that did not succeed is payments.ErrNotSucceeded, one owed back or refunded
-// payments.ErrSettled.
-func (db *DB) Book(ctx context.Context, paymentID string, now time.Time) (*Booking, error) {
+// Settlement is what Book did with a payment.
+type Settlement struct {
+	Payment *payments.Payment // as it is now
+	Booking *Booking          // the booking it bought, now or before
+	New     bool              // the booking was made now
+}
+
+// Book settles a payment in one transaction. status, when given, is the
+// provider's latest word on it, recorded first (a payment only moves forward).
+// When the payment has succeeded and all its holds are still bookable at now,
+// their tickets are BOOKED and one booking is written; otherwise it is owed
+// back, in the same transaction, and Book returns ErrHoldNotActive (a hold gone
+// or run out) or ErrHoldBooked (bought with another payment). A booked payment
+// returns its booking; one that has not succeeded is payments.ErrNotSucceeded,
+// one owed back or refunded payments.ErrSettled. Unless the database failed,
+// the settlement carries the payment whatever the answer.
+func (db *DB) Book(ctx context.Context, paymentID, status string, now time.Time) (Settlement, error) {
 	var (
+		p       *payments.Payment
 		b       *Booking
-		refused error // committed with the refund it owes
+		outcome error // committed with what was recorded
 	)
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var holdIDs []string
-		if err := tx.QueryRow(ctx, `SELECT ARRAY(SELECT hold_id FROM payment_holds WHERE payment_id = $1)`, paymentID).Scan(&holdIDs); err != nil {
-			return fmt.Errorf("payment %s: %w", paymentID, err)
+		var (
+			read  pgx.Batch
+			holds []*Hold
+			ps    []*payments.Payment
+		)
+		// Holds before the payment, as every transaction locks them.
+		queueHolds(&read, &holds, `h.id IN (SELECT hold_id FROM payment_holds WHERE payment_id = $1) ORDER BY h.id FOR UPDATE OF h`, paymentID)
+		queuePayments(&read, &ps, `p.id = $1 FOR UPDATE OF p`, paymentID)
+		if err := tx.SendBatch(ctx, &read).Close(); err != nil {
+			return fmt.Errorf("payment %s: %w", paymentID, translate(err))
 		}
-		if len(holdIDs) == 0 {
+		if len(ps) == 0 || len(holds) == 0 {
 			return fmt.Errorf("payment %s: %w", paymentID, ErrNotFound)
 		}
-		holds, err := lockHolds(ctx, tx, holdIDs)
-		if err != nil {
-			return err
-		}
-		ps, err := lockPayments(ctx, tx, `p.id = $1`, paymentID)
-		if err != nil {
-			return err
-		}
-		p := ps[0]
+		p = ps[0]
+		recorded := status != "" && p.Record(status, now)
 		switch {
 		case p.BookingID != "":
-			b, err = bookingTx(ctx, tx, p.BookingID, false)
-			return err
+			outcome = errBooked
 		case p.Status == payments.StatusRefunded || p.RefundDue:
-			return payments.ErrSettled
+			outcome = payments.ErrSettled
 		case p.Status != payments.StatusSucceeded:
-			return payments.ErrNotSucceeded
+			outcome = payments.ErrNotSucceeded
 		}
-		for _, h := range holds {
-			switch {
-			case h.Status == HoldBooked || h.Status == HoldCancelled:
-				refused = ErrHoldBooked
-			case !h.BookableAt(now) && refused == nil:
-				refused = ErrHoldNotActive
-			}
+		if outcome == nil {
+			outcome = unbookable(holds, now)
 		}
-		if refused != nil {
+		var write pgx.Batch
+		switch {
+		case outcome == errBooked:
+			queueBooking(&write, &b, p.BookingID)
+		case outcome == ErrHoldBooked || outcome == ErrHoldNotActive:
 			p.OweRefund(now)
-			return savePayment(ctx, tx, p)
+			recorded = true
+		case outcome == nil:
+			queueBook(&write, p, holds)
+			queueBooking(&write, &b, p.BookingID)
+			recorded = true
 		}
-		id := NewID("bkg")
-		const qb = `
-			INSERT INTO bookings (id, event_id, user_id, payment_id, amount_cents)
-			VALUES ($1, $2, $3, $4, $5)`
-		if _, err := tx.Exec(ctx, qb, id, p.EventID, p.UserID, p.ID, p.AmountCents); err != nil {
-			return fmt.Errorf("insert booking: %w", translate(err))
+		if recorded {
+			queueSavePayment(&write, p)
 		}
-		tickets := 0
-		for _, h := range holds {
-			tickets += len(h.Tickets)
+		if err := tx.SendBatch(ctx, &write).Close(); err != nil {
+			return fmt.Errorf("book payment %s: %w", paymentID, translate(err))
 		}
-		const qt = `
-			UPDATE tickets SET status = 'BOOKED', booking_id = $2
-			WHERE hold_id = ANY($1) AND status = 'RESERVED'`
-		tag, err := tx.Exec(ctx, qt, holdIDs, id)
-		if err != nil {
-			return fmt.Errorf("book tickets: %w", translate(err))
+		return nil
+	})
+	switch {
+	case err != nil:
+		return Settlement{}, err
+	case outcome == errBooked:
+		return Settlement{Payment: p, Booking: b}, nil
+	}
+	return Settlement{Payment: p, Booking: b, New: b != nil}, outcome
+}
+
+// unbookable says why the holds cannot be bought together at now, if they
+// cannot: ErrHoldBooked when another payment bought one, else ErrHoldNotActive
+// when one ended or ran out.
+func unbookable(holds []*Hold, now time.Time) error {
+	var err error
+	for _, h := range holds {
+		switch {
+		case h.Status == HoldBooked || h.Status == HoldCancelled:
+			return ErrHoldBooked
+		case !h.BookableAt(now):
+			err = ErrHoldNotActive
 		}
+	}
+	return err
+}
+
+// errBooked is Book finding the payment booked before: it answers with that booking.
+var errBooked = errors.New("booked before")
+
+// queueBook queues the booking of the holds' tickets with payment p, which
+// has succeeded and whose holds are bookable.
+func queueBook(b *pgx.Batch, p *payments.Payment, holds []*Hold) {
+	id := NewID("bkg")
+	holdIDs := make([]string, len(holds))
+	tickets := 0
+	for i, h := range holds {
+		holdIDs[i] = h.ID
+		tickets += len(h.Tickets)
+	}
+	_ = p.Booked(id) // cannot fail: p succeeded and is unsettled
+	b.Queue(`INSERT INTO bookings (id, event_id, user_id, payment_id, amount_cents) VALUES ($1, $2, $3, $4, $5)`,
+		id, p.EventID, p.UserID, p.ID, p.AmountCents)
+	b.Queue(`UPDATE tickets SET status = 'BOOKED', booking_id = $2 WHERE hold_id = ANY($1) AND status = 'RESERVED'`,
+		holdIDs, id).Exec(func(tag pgconn.CommandTag) error {
 		if tag.RowsAffected() != int64(tickets) {
 			return ErrTicketsTaken // cannot happen while the holds are active; refuse rather than sell short
 		}
-		const qbt = `
-			INSERT INTO booking_tickets (booking_id, ticket_id)
-			SELECT $1, ticket_id FROM hold_tickets WHERE hold_id = ANY($2) AND active`
-		if _, err := tx.Exec(ctx, qbt, id, holdIDs); err != nil {
-			return fmt.Errorf("insert booking tickets: %w", translate(err))
-		}
-		if _, err := tx.Exec(ctx, `UPDATE hold_tickets SET active = false WHERE hold_id = ANY($1)`, holdIDs); err != nil {
-			return fmt.Errorf("end hold tickets: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE holds SET status = 'BOOKED', booking_id = $2, ended_at = now() WHERE id = ANY($1)`, holdIDs, id); err != nil {
-			return fmt.Errorf("end holds: %w", err)
-		}
-		if err := p.Booked(id); err != nil {
-			return err
-		}
-		if err := savePayment(ctx, tx, p); err != nil {
-			return err
-		}
-		b, err = bookingTx(ctx, tx, id, false)
-		return err
+		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	if refused != nil {
-		return nil, refused
-	}
-	return b, nil
+	b.Queue(`INSERT INTO booking_tickets (booking_id, ticket_id) SELECT $1, ticket_id FROM hold_tickets WHERE hold_id = ANY($2) AND active`,
+		id, holdIDs)
+	b.Queue(`UPDATE hold_tickets SET active = false WHERE hold_id = ANY($1)`, holdIDs)
+	b.Queue(`UPDATE holds SET status = 'BOOKED', booking_id = $2, ended_at = now() WHERE id = ANY($1)`, holdIDs, id)
 }
 
 // CancelBooking cancels a confirmed booking and puts its tickets back on sale;
@@ -146,39 +171,33 @@ func (db *DB) CancelBooking(ctx context.Context, id string) (*Booking, error) {
 	now := db.now()
 	var b *Booking
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var err error
-		if b, err = bookingTx(ctx, tx, id, true); err != nil {
-			return err
+		var (
+			read  pgx.Batch
+			holds []*Hold
+			ps    []*payments.Payment
+		)
+		// Holds, then the booking, then its payment: the order every transaction locks in.
+		queueHolds(&read, &holds, `h.booking_id = $1 ORDER BY h.id FOR UPDATE OF h`, id)
+		queueBooking(&read, &b, id, "FOR UPDATE OF b")
+		queuePayments(&read, &ps, `p.id = (SELECT payment_id FROM bookings WHERE id = $1) FOR UPDATE OF p`, id)
+		if err := tx.SendBatch(ctx, &read).Close(); err != nil {
+			return fmt.Errorf("cancel booking: %w", translate(err))
 		}
 		if b.Status != BookingConfirmed {
 			return ErrBookingCancelled
 		}
-		if _, err := lockHolds(ctx, tx, b.HoldIDs); err != nil {
-			return err
+		var write pgx.Batch
+		write.Queue(`UPDATE tickets SET status = 'AVAILABLE', booking_id = NULL, hold_id = NULL WHERE booking_id = $1 AND status = 'BOOKED'`, id)
+		write.Queue(`UPDATE booking_tickets SET active = false WHERE booking_id = $1`, id)
+		write.Queue(`UPDATE holds SET status = 'CANCELLED' WHERE booking_id = $1`, id)
+		write.Queue(`UPDATE bookings SET status = 'CANCELLED', cancelled_at = now() WHERE id = $1`, id)
+		if len(ps) > 0 && ps[0].OweRefund(now) {
+			queueSavePayment(&write, ps[0])
 		}
-		const qt = `
-			UPDATE tickets SET status = 'AVAILABLE', booking_id = NULL, hold_id = NULL
-			WHERE booking_id = $1 AND status = 'BOOKED'`
-		if _, err := tx.Exec(ctx, qt, id); err != nil {
-			return fmt.Errorf("release booked tickets: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE booking_tickets SET active = false WHERE booking_id = $1`, id); err != nil {
-			return fmt.Errorf("release booking tickets: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE holds SET status = 'CANCELLED' WHERE booking_id = $1`, id); err != nil {
-			return fmt.Errorf("cancel holds: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE bookings SET status = 'CANCELLED', cancelled_at = now() WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("cancel booking: %w", err)
+		if err := tx.SendBatch(ctx, &write).Close(); err != nil {
+			return fmt.Errorf("cancel booking %s: %w", id, translate(err))
 		}
 		b.Status = BookingCancelled
-		ps, err := lockPayments(ctx, tx, `p.id = $1`, b.PaymentID)
-		if err != nil {
-			return err
-		}
-		if ps[0].OweRefund(now) {
-			return savePayment(ctx, tx, ps[0])
-		}
 		return nil
 	})
 	if err != nil {
@@ -187,64 +206,48 @@ func (db *DB) CancelBooking(ctx context.Context, id string) (*Booking, error) {
 	return b, nil
 }
 
+// bookingColumns are a booking's row, its holds and its tickets (in stage
+// order, and its zone from the first), so one query reads a booking whole.
 const bookingColumns = `b.id, b.event_id, b.user_id, b.payment_id, b.amount_cents, e.currency, b.status, b.created_at,
-	ARRAY(SELECT h.id FROM holds h WHERE h.booking_id = b.id ORDER BY h.created_at, h.id)`
+	ARRAY(SELECT h.id FROM holds h WHERE h.booking_id = b.id ORDER BY h.created_at, h.id), (
+		SELECT coalesce(json_agg(json_build_object('ID', t.id, 'ZoneID', t.zone_id, 'SeatID', coalesce(t.seat_id, ''))
+			ORDER BY t.zone_id, t.number), '[]')
+		FROM booking_tickets l JOIN tickets t ON t.id = l.ticket_id WHERE l.booking_id = b.id)`
 
 func scanBooking(row pgx.Row) (*Booking, error) {
 	var b Booking
-	err := row.Scan(&b.ID, &b.EventID, &b.UserID, &b.PaymentID, &b.AmountCents, &b.Currency, &b.Status, &b.CreatedAt, &b.HoldIDs)
+	err := row.Scan(&b.ID, &b.EventID, &b.UserID, &b.PaymentID, &b.AmountCents, &b.Currency, &b.Status, &b.CreatedAt,
+		&b.HoldIDs, &b.Tickets)
 	if err != nil {
 		return nil, translate(err)
+	}
+	if len(b.Tickets) > 0 {
+		b.ZoneID = b.Tickets[0].ZoneID
 	}
 	return &b, nil
 }
 
-// withTickets fills in the bookings' tickets, and their zone from the first.
-func withTickets(ctx context.Context, q querier, bookings []*Booking) error {
-	ids := make([]string, len(bookings))
-	for i, b := range bookings {
-		ids[i] = b.ID
-	}
-	tickets, err := ticketsOf(ctx, q, bookingLinks, ids)
-	if err != nil {
-		return err
-	}
-	for _, b := range bookings {
-		b.Tickets = tickets[b.ID]
-		if len(b.Tickets) > 0 {
-			b.ZoneID = b.Tickets[0].ZoneID
+// queueBooking queues the reading of one booking into *b, with a locking clause if given.
+func queueBooking(batch *pgx.Batch, b **Booking, id string, lock ...string) {
+	q := `SELECT ` + bookingColumns + ` FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = $1 ` + strings.Join(lock, " ")
+	batch.Queue(q, id).QueryRow(func(row pgx.Row) (err error) {
+		if *b, err = scanBooking(row); err != nil {
+			return fmt.Errorf("booking %s: %w", id, err)
 		}
-	}
-	return nil
-}
-
-// bookingTx reads one booking with its tickets, locking it when forUpdate.
-func bookingTx(ctx context.Context, tx pgx.Tx, id string, forUpdate bool) (*Booking, error) {
-	q := `SELECT ` + bookingColumns + ` FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = $1`
-	if forUpdate {
-		q += ` FOR UPDATE OF b`
-	}
-	b, err := scanBooking(tx.QueryRow(ctx, q, id))
-	if err != nil {
-		return nil, fmt.Errorf("booking %s: %w", id, err)
-	}
-	if err := withTickets(ctx, tx, []*Booking{b}); err != nil {
-		return nil, err
-	}
-	return b, nil
+		return nil
+	})
 }
 
 // Booking returns one booking.
 func (db *DB) Booking(ctx context.Context, id string) (*Booking, error) {
-	var b *Booking
-	err := db.readTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) (err error) {
-		b, err = bookingTx(ctx, tx, id, false)
-		return err
-	})
-	return b, err
+	b, err := scanBooking(db.pool.QueryRow(ctx, `SELECT `+bookingColumns+` FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("booking %s: %w", id, err)
+	}
+	return b, nil
 }
 
-// BookingsOf lists a fan's last 200 bookings, newest first, in two queries.
+// BookingsOf lists a fan's last 200 bookings, newest first.
 func (db *DB) BookingsOf(ctx context.Context, userID string) ([]*Booking, error) {
 	q := `SELECT ` + bookingColumns + ` FROM bookings b JOIN events e ON e.id = b.event_id
 		WHERE b.user_id = $1 ORDER BY b.created_at DESC LIMIT 200`
@@ -255,9 +258,6 @@ func (db *DB) BookingsOf(ctx context.Context, userID string) ([]*Booking, error)
 	bookings, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Booking, error) { return scanBooking(r) })
 	if err != nil {
 		return nil, fmt.Errorf("bookings of %s: %w", userID, err)
-	}
-	if err := withTickets(ctx, db.pool, bookings); err != nil {
-		return nil, err
 	}
 	return bookings, nil
 }

@@ -134,6 +134,29 @@ func (t txConn) CopyFrom(ctx context.Context, table pgx.Identifier, columns []st
 	return n, marked(err)
 }
 
+func (t txConn) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	return markedBatch{t.Tx.SendBatch(ctx, b)}
+}
+
+type markedBatch struct{ pgx.BatchResults }
+
+func (r markedBatch) Exec() (pgconn.CommandTag, error) {
+	tag, err := r.BatchResults.Exec()
+	return tag, marked(err)
+}
+
+func (r markedBatch) Query() (pgx.Rows, error) {
+	rows, err := r.BatchResults.Query()
+	if err != nil {
+		return nil, marked(err)
+	}
+	return markedRows{rows}, nil
+}
+
+func (r markedBatch) QueryRow() pgx.Row { return markedRow{r.BatchResults.QueryRow()} }
+
+func (r markedBatch) Close() error { return marked(r.BatchResults.Close()) }
+
 type markedRows struct{ pgx.Rows }
 
 func (r markedRows) Err() error { return marked(r.Rows.Err()) }

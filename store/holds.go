@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Hold statuses. A hold ends once: RELEASED by the fan (or their leaving),
@@ -77,6 +78,8 @@ type NewHold struct {
 // and event first, so the limit per fan holds here too, whatever Redis said.
 // Seats are taken by conditional updates; pool tickets are handed out in stage
 // order with SKIP LOCKED, so concurrent holds never wait on each other's rows.
+// The statements go in one batch (one round trip); what they find is checked
+// after, and a refusal rolls everything back.
 func (db *DB) CreateHold(ctx context.Context, n NewHold) (*Hold, error) {
 	want := n.Quantity
 	if len(n.Seats) > 0 {
@@ -87,19 +90,14 @@ func (db *DB) CreateHold(ctx context.Context, n NewHold) (*Hold, error) {
 	}
 	var h *Hold
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if err := checkLimit(ctx, tx, n.EventID, n.UserID, want); err != nil {
-			return err
-		}
-		var rows pgx.Rows
-		var err error
-		if len(n.Seats) > 0 {
-			const q = `
-				UPDATE tickets SET status = 'RESERVED', hold_id = $4
-				WHERE event_id = $1 AND zone_id = $2 AND seat_id = ANY($3) AND status = 'AVAILABLE'
-				RETURNING id, zone_id, coalesce(seat_id, '')`
-			rows, err = tx.Query(ctx, q, n.EventID, n.ZoneID, n.Seats, n.ID)
-		} else {
-			const q = `
+		var (
+			b         pgx.Batch
+			max, have int
+			taken     int64
+		)
+		queueLimit(&b, n.EventID, n.UserID, &max, &have)
+		const (
+			pool = `
 				WITH picked AS (
 					SELECT id FROM tickets
 					WHERE event_id = $1 AND zone_id = $2 AND status = 'AVAILABLE'
@@ -108,37 +106,42 @@ func (db *DB) CreateHold(ctx context.Context, n NewHold) (*Hold, error) {
 					FOR UPDATE SKIP LOCKED
 				)
 				UPDATE tickets t SET status = 'RESERVED', hold_id = $4
-				FROM picked WHERE t.id = picked.id
-				RETURNING t.id, t.zone_id, coalesce(t.seat_id, '')`
-			rows, err = tx.Query(ctx, q, n.EventID, n.ZoneID, n.Quantity, n.ID)
+				FROM picked WHERE t.id = picked.id`
+			seats = `
+				UPDATE tickets SET status = 'RESERVED', hold_id = $4
+				WHERE event_id = $1 AND zone_id = $2 AND seat_id = ANY($3) AND status = 'AVAILABLE'`
+		)
+		q, which := pool, any(n.Quantity)
+		if len(n.Seats) > 0 {
+			q, which = seats, n.Seats
 		}
-		if err != nil {
-			return fmt.Errorf("reserve tickets: %w", err)
-		}
-		tickets, err := pgx.CollectRows(rows, pgx.RowToStructByPos[HoldTicket])
-		if err != nil {
-			return fmt.Errorf("reserve tickets: %w", translate(err))
-		}
-		if len(tickets) != want {
-			return ErrTicketsTaken // rolls back what was taken
-		}
-		ids := make([]int64, len(tickets))
-		for i, t := range tickets {
-			ids[i] = t.ID
-		}
-		const qh = `
+		b.Queue(q, n.EventID, n.ZoneID, which, n.ID).Exec(func(tag pgconn.CommandTag) error {
+			taken = tag.RowsAffected()
+			return nil
+		})
+		b.Queue(`
 			INSERT INTO holds (id, event_id, zone_id, user_id, session_id, amount_cents, expires_at)
 			SELECT $1, $2, $3, $4, $5, z.price_cents * $6, $7
-			FROM zones z WHERE z.event_id = $2 AND z.id = $3`
-		if _, err := tx.Exec(ctx, qh, n.ID, n.EventID, n.ZoneID, n.UserID, n.SessionID, len(tickets), n.ExpiresAt); err != nil {
-			return fmt.Errorf("insert hold: %w", translate(err))
+			FROM zones z WHERE z.event_id = $2 AND z.id = $3`,
+			n.ID, n.EventID, n.ZoneID, n.UserID, n.SessionID, want, n.ExpiresAt)
+		b.Queue(`INSERT INTO hold_tickets (hold_id, ticket_id) SELECT $1, id FROM tickets WHERE hold_id = $1`, n.ID)
+		b.Queue(holdsQuery+`h.id = $1`, n.ID).
+			QueryRow(func(row pgx.Row) (err error) {
+				if h, err = scanHold(row); errors.Is(err, ErrNotFound) {
+					return nil // no such zone: no tickets were taken either
+				}
+				return err
+			})
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return fmt.Errorf("reserve tickets: %w", translate(err))
 		}
-		const qt = `INSERT INTO hold_tickets (hold_id, ticket_id) SELECT $1, unnest($2::bigint[])`
-		if _, err := tx.Exec(ctx, qt, n.ID, ids); err != nil {
-			return fmt.Errorf("insert hold tickets: %w", translate(err))
+		switch {
+		case have+want > max:
+			return fmt.Errorf("%w: %d held or booked, %d more asked, at most %d", ErrLimitReached, have, want, max)
+		case taken != int64(want) || h == nil:
+			return ErrTicketsTaken // rolls back what was taken
 		}
-		h, err = holdTx(ctx, tx, n.ID, false)
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -146,32 +149,30 @@ func (db *DB) CreateHold(ctx context.Context, n NewHold) (*Hold, error) {
 	return h, nil
 }
 
-// checkLimit takes the fan's lock for the event and refuses more than the
-// event's tickets per fan, held and booked together. The lock is released with
-// the transaction; two holds of one fan wait for each other here, no one else does.
-func checkLimit(ctx context.Context, tx pgx.Tx, eventID, userID string, more int) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))`, eventID, userID); err != nil {
-		return fmt.Errorf("lock fan %s: %w", userID, err)
-	}
-	const q = `
+// queueLimit queues the taking of the fan's lock for the event and the count
+// of their tickets in it, held and booked together, with the event's limit.
+// The lock is released with the transaction; two holds of one fan wait for
+// each other there, no one else does.
+func queueLimit(b *pgx.Batch, eventID, userID string, max, have *int) {
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))`, eventID, userID)
+	b.Queue(`
 		SELECT e.max_tickets_per_user,
 			(SELECT count(*) FROM holds h JOIN hold_tickets ht ON ht.hold_id = h.id AND ht.active
 			 WHERE h.event_id = $1 AND h.user_id = $2 AND h.status = 'ACTIVE')
 			+ (SELECT count(*) FROM bookings b JOIN booking_tickets bt ON bt.booking_id = b.id AND bt.active
 			 WHERE b.event_id = $1 AND b.user_id = $2 AND b.status = 'CONFIRMED')
-		FROM events e WHERE e.id = $1`
-	var max, have int
-	if err := tx.QueryRow(ctx, q, eventID, userID).Scan(&max, &have); err != nil {
-		return fmt.Errorf("tickets of fan %s: %w", userID, translate(err))
-	}
-	if have+more > max {
-		return fmt.Errorf("%w: %d held or booked, %d more asked, at most %d", ErrLimitReached, have, more, max)
-	}
-	return nil
+		FROM events e WHERE e.id = $1`, eventID, userID).QueryRow(func(row pgx.Row) error {
+		return row.Scan(max, have)
+	})
 }
 
+// holdColumns are a hold's row, its event's currency and grace, and its
+// tickets (in stage order) in one value, so one query reads a hold whole.
 const holdColumns = `h.id, h.event_id, h.zone_id, h.user_id, h.session_id, h.amount_cents, e.currency,
-	h.expires_at, h.status, coalesce(h.booking_id, ''), h.created_at, e.payment_grace_seconds`
+	h.expires_at, h.status, coalesce(h.booking_id, ''), h.created_at, e.payment_grace_seconds, (
+		SELECT coalesce(json_agg(json_build_object('ID', t.id, 'ZoneID', t.zone_id, 'SeatID', coalesce(t.seat_id, ''))
+			ORDER BY t.zone_id, t.number), '[]')
+		FROM hold_tickets l JOIN tickets t ON t.id = l.ticket_id WHERE l.hold_id = h.id)`
 
 func scanHold(row pgx.Row) (*Hold, error) {
 	var (
@@ -179,7 +180,7 @@ func scanHold(row pgx.Row) (*Hold, error) {
 		grace int
 	)
 	err := row.Scan(&h.ID, &h.EventID, &h.ZoneID, &h.UserID, &h.SessionID, &h.AmountCents, &h.Currency,
-		&h.ExpiresAt, &h.Status, &h.BookingID, &h.CreatedAt, &grace)
+		&h.ExpiresAt, &h.Status, &h.BookingID, &h.CreatedAt, &grace, &h.Tickets)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -187,130 +188,59 @@ func scanHold(row pgx.Row) (*Hold, error) {
 	return &h, nil
 }
 
-// holdTx reads a hold and its tickets, locking the hold row when forUpdate.
-func holdTx(ctx context.Context, tx pgx.Tx, id string, forUpdate bool) (*Hold, error) {
-	q := `SELECT ` + holdColumns + ` FROM holds h JOIN events e ON e.id = h.event_id WHERE h.id = $1`
-	if forUpdate {
-		q += ` FOR UPDATE OF h`
-	}
-	h, err := scanHold(tx.QueryRow(ctx, q, id))
-	if err != nil {
-		return nil, fmt.Errorf("hold %s: %w", id, err)
-	}
-	tickets, err := ticketsOf(ctx, tx, holdLinks, []string{id})
-	if err != nil {
-		return nil, err
-	}
-	h.Tickets = tickets[id]
-	return h, nil
-}
-
 // lockHolds locks holds in id order (every transaction that locks several
 // holds takes them in the same order, and holds before payments, so two never
-// wait on each other) and reads them with their tickets.
-func lockHolds(ctx context.Context, tx pgx.Tx, ids []string) ([]*Hold, error) {
-	q := `SELECT ` + holdColumns + ` FROM holds h JOIN events e ON e.id = h.event_id
-		WHERE h.id = ANY($1) ORDER BY h.id FOR UPDATE OF h`
-	rows, err := tx.Query(ctx, q, ids)
+// wait on each other) and reads them with their tickets. where selects them,
+// on h.
+func lockHolds(ctx context.Context, q DBTX, where string, args ...any) ([]*Hold, error) {
+	return readHolds(ctx, q, where+` ORDER BY h.id FOR UPDATE OF h`, args...)
+}
+
+// readHolds reads the holds that where (on h, with any ORDER BY and locking)
+// selects, each whole, in one query.
+func readHolds(ctx context.Context, q DBTX, where string, args ...any) ([]*Hold, error) {
+	rows, err := q.Query(ctx, holdsQuery+where, args...)
 	if err != nil {
-		return nil, fmt.Errorf("lock holds: %w", err)
+		return nil, fmt.Errorf("holds: %w", err)
 	}
+	return collectHolds(rows)
+}
+
+// queueHolds queues readHolds' query, its answer into *holds.
+func queueHolds(b *pgx.Batch, holds *[]*Hold, where string, args ...any) {
+	b.Queue(holdsQuery+where, args...).Query(func(rows pgx.Rows) (err error) {
+		*holds, err = collectHolds(rows)
+		return err
+	})
+}
+
+const holdsQuery = `SELECT ` + holdColumns + ` FROM holds h JOIN events e ON e.id = h.event_id WHERE `
+
+func collectHolds(rows pgx.Rows) ([]*Hold, error) {
 	holds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Hold, error) { return scanHold(r) })
 	if err != nil {
-		return nil, fmt.Errorf("lock holds: %w", translate(err))
-	}
-	if len(holds) != len(ids) {
-		return nil, fmt.Errorf("lock holds: %w", ErrNotFound)
-	}
-	tickets, err := ticketsOf(ctx, tx, holdLinks, ids)
-	if err != nil {
-		return nil, err
-	}
-	for _, h := range holds {
-		h.Tickets = tickets[h.ID]
+		return nil, fmt.Errorf("holds: %w", translate(err))
 	}
 	return holds, nil
-}
-
-// querier is what the pool and a transaction both offer.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-// The tables that link tickets to their holds and bookings.
-const (
-	holdLinks    = "hold_tickets"
-	bookingLinks = "booking_tickets"
-)
-
-// ticketsOf reads the tickets of many holds or bookings in one query, each
-// owner's in stage order.
-func ticketsOf(ctx context.Context, q querier, links string, owners []string) (map[string][]HoldTicket, error) {
-	owner := "hold_id"
-	if links == bookingLinks {
-		owner = "booking_id"
-	}
-	sql := `
-		SELECT l.` + owner + `, t.id, t.zone_id, coalesce(t.seat_id, '')
-		FROM ` + links + ` l JOIN tickets t ON t.id = l.ticket_id
-		WHERE l.` + owner + ` = ANY($1)
-		ORDER BY t.zone_id, t.number`
-	rows, err := q.Query(ctx, sql, owners)
-	if err != nil {
-		return nil, fmt.Errorf("tickets of %s: %w", links, err)
-	}
-	defer rows.Close()
-	out := make(map[string][]HoldTicket, len(owners))
-	for rows.Next() {
-		var (
-			id string
-			t  HoldTicket
-		)
-		if err := rows.Scan(&id, &t.ID, &t.ZoneID, &t.SeatID); err != nil {
-			return nil, fmt.Errorf("tickets of %s: %w", links, err)
-		}
-		out[id] = append(out[id], t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("tickets of %s: %w", links, translate(err))
-	}
-	return out, nil
 }
 
 // Hold returns one hold with its tickets.
 func (db *DB) Hold(ctx context.Context, id string) (*Hold, error) {
-	var h *Hold
-	err := db.readTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) (err error) {
-		h, err = holdTx(ctx, tx, id, false)
-		return err
-	})
-	return h, err
+	h, err := scanHold(db.pool.QueryRow(ctx, holdsQuery+`h.id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("hold %s: %w", id, err)
+	}
+	return h, nil
 }
 
-// HoldsOf lists a fan's last 200 holds, newest first, in two queries.
+// Holds returns the holds of ids that exist, in id order.
+func (db *DB) Holds(ctx context.Context, ids []string) ([]*Hold, error) {
+	return readHolds(ctx, db.pool, `h.id = ANY($1) ORDER BY h.id`, ids)
+}
+
+// HoldsOf lists a fan's last 200 holds, newest first.
 func (db *DB) HoldsOf(ctx context.Context, userID string) ([]*Hold, error) {
-	q := `SELECT ` + holdColumns + ` FROM holds h JOIN events e ON e.id = h.event_id
-		WHERE h.user_id = $1 ORDER BY h.created_at DESC LIMIT 200`
-	rows, err := db.pool.Query(ctx, q, userID)
-	if err != nil {
-		return nil, fmt.Errorf("holds of %s: %w", userID, err)
-	}
-	holds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Hold, error) { return scanHold(r) })
-	if err != nil {
-		return nil, fmt.Errorf("holds of %s: %w", userID, err)
-	}
-	ids := make([]string, len(holds))
-	for i, h := range holds {
-		ids[i] = h.ID
-	}
-	tickets, err := ticketsOf(ctx, db.pool, holdLinks, ids)
-	if err != nil {
-		return nil, err
-	}
-	for _, h := range holds {
-		h.Tickets = tickets[h.ID]
-	}
-	return holds, nil
+	return readHolds(ctx, db.pool, `h.user_id = $1 ORDER BY h.created_at DESC LIMIT 200`, userID)
 }
 
 // EndHold ends an active hold, RELEASED or EXPIRED, and puts its tickets back
@@ -321,10 +251,14 @@ func (db *DB) HoldsOf(ctx context.Context, userID string) ([]*Hold, error) {
 func (db *DB) EndHold(ctx context.Context, id, status string) (h *Hold, refunds []string, err error) {
 	now := db.now()
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if h, err = holdTx(ctx, tx, id, true); err != nil {
+		holds, err := lockHolds(ctx, tx, `h.id = $1`, id)
+		if err != nil {
 			return err
 		}
-		if h.Status != HoldActive {
+		if len(holds) == 0 {
+			return fmt.Errorf("hold %s: %w", id, ErrNotFound)
+		}
+		if h = holds[0]; h.Status != HoldActive {
 			return ErrHoldNotActive
 		}
 		const q = `

@@ -66,14 +66,18 @@ func TestHoldBookCancelLifecycle(t *testing.T) {
 
 	p := pay(t, db, ev, fan.ID, payments.StatusSucceeded, h, ga) // one payment, two holds
 	require.Equal(t, int64(15000), p.AmountCents)
-	b, err := db.Book(ctx, p.ID, time.Now())
+	st, err := db.Book(ctx, p.ID, "", time.Now())
 	require.NoError(t, err)
+	b := st.Booking
+	require.True(t, st.New)
 	require.Equal(t, store.BookingConfirmed, b.Status)
 	require.Len(t, b.Tickets, 3)
 	require.ElementsMatch(t, []string{h.ID, ga.ID}, b.HoldIDs)
-	again, err := db.Book(ctx, p.ID, time.Now())
+	require.Equal(t, b.ID, st.Payment.BookingID)
+	again, err := db.Book(ctx, p.ID, "", time.Now())
 	require.NoError(t, err)
-	require.Equal(t, b.ID, again.ID, "booking is idempotent on the payment")
+	require.Equal(t, b.ID, again.Booking.ID, "booking is idempotent on the payment")
+	require.False(t, again.New)
 
 	_, _, err = db.EndHold(ctx, h.ID, store.HoldReleased)
 	require.ErrorIs(t, err, store.ErrHoldNotActive)
@@ -196,7 +200,7 @@ func TestDatabaseEnforcesTheLimitPerFan(t *testing.T) {
 	require.NoError(t, err)
 	h, err := db.Hold(ctx, holds[0])
 	require.NoError(t, err)
-	_, err = db.Book(ctx, pay(t, db, ev, fan.ID, payments.StatusSucceeded, h).ID, time.Now())
+	_, err = db.Book(ctx, pay(t, db, ev, fan.ID, payments.StatusSucceeded, h).ID, "", time.Now())
 	require.NoError(t, err)
 	_, err = db.CreateHold(ctx, newHold(ev, fan.ID, nil, 1))
 	require.ErrorIs(t, err, store.ErrLimitReached)
@@ -218,17 +222,18 @@ func TestBookRefusesAHoldPastItsEnd(t *testing.T) {
 	p := pay(t, db, ev, fan.ID, payments.StatusSucceeded, late)
 	q := pay(t, db, ev, fan.ID, payments.StatusSucceeded, inGrace)
 
-	_, err = db.Book(ctx, p.ID, late.ExpiresAt.Add(late.Grace))
+	st, err := db.Book(ctx, p.ID, "", late.ExpiresAt.Add(late.Grace))
 	require.ErrorIs(t, err, store.ErrHoldNotActive)
+	require.True(t, st.Payment.RefundDue, "the refund is owed in the same transaction")
 	p, err = db.Payment(ctx, p.ID)
 	require.NoError(t, err)
 	require.True(t, p.RefundDue)
-	_, err = db.Book(ctx, p.ID, time.Now())
+	_, err = db.Book(ctx, p.ID, "", time.Now())
 	require.ErrorIs(t, err, payments.ErrSettled, "owed back: it buys nothing any more")
 
-	b, err := db.Book(ctx, q.ID, inGrace.ExpiresAt.Add(inGrace.Grace-time.Second))
+	st, err = db.Book(ctx, q.ID, "", inGrace.ExpiresAt.Add(inGrace.Grace-time.Second))
 	require.NoError(t, err)
-	require.Len(t, b.Tickets, 1)
+	require.Len(t, st.Booking.Tickets, 1)
 }
 
 // A hold has at most one live payment; once that one failed, another may start.

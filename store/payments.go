@@ -23,12 +23,32 @@ func (e *LivePaymentError) Error() string {
 // CreatePayment stores a new payment for its holds, once the provider has made
 // it. In one transaction it locks the holds, checks that they are the fan's,
 // of one event, active and not run out at now, and that none has a live
-// payment (*LivePaymentError names it). Its amount is the holds' total.
+// payment (*LivePaymentError names it). Its amount is the holds' total. The
+// statements go in one batch; a refusal rolls the insert back.
 func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, now time.Time) error {
 	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		holds, err := lockHolds(ctx, tx, sortedUnique(p.HoldIDs))
-		if err != nil {
-			return err
+		var (
+			b     pgx.Batch
+			holds []*Hold
+			live  []*payments.Payment
+		)
+		queueHolds(&b, &holds, `h.id = ANY($1) ORDER BY h.id FOR UPDATE OF h`, p.HoldIDs)
+		queuePayments(&b, &live, `p.id IN (SELECT payment_id FROM payment_holds WHERE hold_id = ANY($1)) ORDER BY p.id FOR UPDATE OF p`, p.HoldIDs)
+		b.Queue(`
+			INSERT INTO payments (id, event_id, user_id, provider, provider_ref, amount_cents, currency, status, check_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			RETURNING created_at, updated_at`,
+			p.ID, p.EventID, p.UserID, p.Provider, p.ProviderRef, p.AmountCents, p.Currency, p.Status, nullTime(p.CheckAt),
+		).QueryRow(func(row pgx.Row) error { return row.Scan(&p.CreatedAt, &p.UpdatedAt) })
+		b.Queue(`
+			INSERT INTO payment_holds (payment_id, hold_id, position)
+			SELECT $1, x.hold_id, x.position - 1 FROM unnest($2::text[]) WITH ORDINALITY AS x (hold_id, position)
+			JOIN holds h ON h.id = x.hold_id`, p.ID, p.HoldIDs) // an unknown hold is refused below, not by the foreign key
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return fmt.Errorf("create payment: %w", translate(err))
+		}
+		if len(holds) != len(sortedUnique(p.HoldIDs)) {
+			return fmt.Errorf("holds of payment %s: %w", p.ID, ErrNotFound)
 		}
 		for _, h := range holds {
 			switch {
@@ -38,29 +58,10 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, now time.T
 				return fmt.Errorf("hold %s: %w", h.ID, ErrHoldNotActive)
 			}
 		}
-		live, err := lockPayments(ctx, tx, `id IN (SELECT payment_id FROM payment_holds WHERE hold_id = ANY($1))`, p.HoldIDs)
-		if err != nil {
-			return err
-		}
 		for _, other := range live {
 			if other.Live() {
 				return &LivePaymentError{Payment: other}
 			}
-		}
-		const q = `
-			INSERT INTO payments (id, event_id, user_id, provider, provider_ref, amount_cents, currency, status, check_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-			RETURNING created_at, updated_at`
-		err = tx.QueryRow(ctx, q, p.ID, p.EventID, p.UserID, p.Provider, p.ProviderRef, p.AmountCents, p.Currency,
-			p.Status, nullTime(p.CheckAt)).Scan(&p.CreatedAt, &p.UpdatedAt)
-		if err != nil {
-			return fmt.Errorf("create payment: %w", translate(err))
-		}
-		const qh = `
-			INSERT INTO payment_holds (payment_id, hold_id, position)
-			SELECT $1, hold_id, position - 1 FROM unnest($2::text[]) WITH ORDINALITY AS x (hold_id, position)`
-		if _, err := tx.Exec(ctx, qh, p.ID, p.HoldIDs); err != nil {
-			return fmt.Errorf("create payment holds: %w", translate(err))
 		}
 		return nil
 	})
@@ -110,30 +111,53 @@ func nullTime(t time.Time) *time.Time {
 
 // lockPayments reads and locks the payments matching where (on p), in id order.
 func lockPayments(ctx context.Context, tx pgx.Tx, where string, args ...any) ([]*payments.Payment, error) {
-	rows, err := tx.Query(ctx, `SELECT `+paymentColumns+` FROM payments p WHERE `+where+` ORDER BY p.id FOR UPDATE OF p`, args...)
+	rows, err := tx.Query(ctx, paymentsQuery+where+` ORDER BY p.id FOR UPDATE OF p`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("lock payments: %w", err)
 	}
+	return collectPayments(rows)
+}
+
+// queuePayments queues the reading of the payments that where (on p, with any
+// locking) selects, into *ps.
+func queuePayments(b *pgx.Batch, ps *[]*payments.Payment, where string, args ...any) {
+	b.Queue(paymentsQuery+where, args...).Query(func(rows pgx.Rows) (err error) {
+		*ps, err = collectPayments(rows)
+		return err
+	})
+}
+
+const paymentsQuery = `SELECT ` + paymentColumns + ` FROM payments p WHERE `
+
+func collectPayments(rows pgx.Rows) ([]*payments.Payment, error) {
 	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*payments.Payment, error) { return scanPayment(r) })
 	if err != nil {
-		return nil, fmt.Errorf("lock payments: %w", translate(err))
+		return nil, fmt.Errorf("payments: %w", translate(err))
 	}
 	return ps, nil
 }
 
 // savePayment writes back what the payment's methods changed.
 func savePayment(ctx context.Context, tx pgx.Tx, p *payments.Payment) error {
+	var b pgx.Batch
+	queueSavePayment(&b, p)
+	return tx.SendBatch(ctx, &b).Close()
+}
+
+// queueSavePayment queues savePayment's write.
+func queueSavePayment(b *pgx.Batch, p *payments.Payment) {
 	const q = `
 		UPDATE payments SET status = $2, refund_due = $3, refund_attempts = $4, refund_next_at = $5,
 			refund_error = $6, check_at = $7, succeeded_at = $8, refunded_at = $9, updated_at = now()
 		WHERE id = $1
 		RETURNING updated_at`
-	err := tx.QueryRow(ctx, q, p.ID, p.Status, p.RefundDue, p.RefundAttempts, nullTime(p.RefundNextAt),
-		p.RefundError, nullTime(p.CheckAt), nullTime(p.SucceededAt), nullTime(p.RefundedAt)).Scan(&p.UpdatedAt)
-	if err != nil {
-		return fmt.Errorf("save payment %s: %w", p.ID, translate(err))
-	}
-	return nil
+	b.Queue(q, p.ID, p.Status, p.RefundDue, p.RefundAttempts, nullTime(p.RefundNextAt), p.RefundError,
+		nullTime(p.CheckAt), nullTime(p.SucceededAt), nullTime(p.RefundedAt)).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&p.UpdatedAt); err != nil {
+			return fmt.Errorf("save payment %s: %w", p.ID, translate(err))
+		}
+		return nil
+	})
 }
 
 // Payment returns one payment.

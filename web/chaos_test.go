@@ -94,11 +94,11 @@ func (m *mortal) CreateHold(ctx context.Context, n store.NewHold) (*store.Hold, 
 	}
 	return m.DB.CreateHold(ctx, n)
 }
-func (m *mortal) Book(ctx context.Context, paymentID string, now time.Time) (*store.Booking, error) {
+func (m *mortal) Book(ctx context.Context, paymentID, status string, now time.Time) (store.Settlement, error) {
 	if err := m.stop(); err != nil {
-		return nil, err
+		return store.Settlement{}, err
 	}
-	return m.DB.Book(ctx, paymentID, now)
+	return m.DB.Book(ctx, paymentID, status, now)
 }
 
 // chaosFan is a browser: it talks to its replica, and when that one stops

@@ -195,8 +195,12 @@ func (s *Server) paymentAgain(c echo.Context, stored *store.StoredResponse) erro
 	if err != nil {
 		return err
 	}
-	if pay["client_secret"], err = s.booking.ClientSecret(ctx, p); err != nil {
+	secret, err := s.payableSecret(ctx, p)
+	if err != nil {
 		return err
+	}
+	if secret != "" {
+		pay["client_secret"] = secret
 	}
 	return c.JSON(stored.Status, a)
 }

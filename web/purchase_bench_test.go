@@ -69,8 +69,9 @@ func purchaseEvent(b *testing.B, e *env, zone string) *store.Event {
 		}
 		ev = storetest.Event(b, e.db, org.ID, 0, rows...)
 	}
-	maxActive := purchaseClients * 2
-	ev, err := e.db.UpdateEvent(context.Background(), ev.ID, store.Settings{MaxActiveShoppers: &maxActive})
+	// Every fan is admitted before the clock starts.
+	maxActive, rate := purchaseSeats, purchaseSeats
+	ev, err := e.db.UpdateEvent(context.Background(), ev.ID, store.Settings{MaxActiveShoppers: &maxActive, AdmissionRate: &rate})
 	require.NoError(b, err)
 	storetest.CleanRedis(b, e.rdb, ev.ID)
 	return ev
@@ -145,6 +146,7 @@ func sellOut(b *testing.B, fans int, buy func(fan int) (sold bool, done bool)) {
 		wg        sync.WaitGroup
 	)
 	b.ResetTimer()
+	trips, redisTrips := storetest.RoundTrips(), storetest.RedisRoundTrips()
 	start := time.Now()
 	for range purchaseClients {
 		wg.Go(func() {
@@ -168,6 +170,8 @@ func sellOut(b *testing.B, fans int, buy func(fan int) (sold bool, done bool)) {
 	b.StopTimer()
 	b.ReportMetric(float64(purchases.Load())/elapsed.Seconds(), "purchases/s")
 	b.ReportMetric(elapsed.Seconds(), "s-to-sell-out")
+	b.ReportMetric(float64(storetest.RoundTrips()-trips)/float64(purchases.Load()), "pg-round-trips/purchase")
+	b.ReportMetric(float64(storetest.RedisRoundTrips()-redisTrips)/float64(purchases.Load()), "redis-round-trips/purchase")
 }
 
 func benchBoxoffice(b *testing.B, zone string, party int) {

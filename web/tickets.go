@@ -170,11 +170,21 @@ func (s *Server) confirmPayment(c echo.Context) error {
 	if p.BookingID != "" {
 		s.booked(ctx, p.EventID, p.UserID)
 	}
-	secret, err := s.booking.ClientSecret(ctx, p)
+	secret, err := s.payableSecret(ctx, p)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]paymentJSON{"payment": paymentOf(p, secret)})
+}
+
+// payableSecret is the client secret of a payment that can still be paid
+// (pending, or failed and open to another card); a settled payment's answer
+// needs none, and asking the provider for it would cost a call to Stripe.
+func (s *Server) payableSecret(ctx context.Context, p *payments.Payment) (string, error) {
+	if p.Status != payments.StatusPending && p.Status != payments.StatusFailed {
+		return "", nil
+	}
+	return s.booking.ClientSecret(ctx, p)
 }
 
 func (s *Server) myPayments(c echo.Context) error {

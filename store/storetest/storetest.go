@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,6 +74,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	poolCfg.MaxConns = 8
+	poolCfg.ConnConfig.Tracer = roundTrips
 	if pool, err = pgxpool.NewWithConfig(ctx, poolCfg); err != nil {
 		fmt.Fprintln(os.Stderr, "connect test database:", err)
 		return 1
@@ -84,6 +86,32 @@ func run(m *testing.M) int {
 	}
 	return m.Run()
 }
+
+// roundTrips counts the package's round trips to PostgreSQL: each statement
+// (BEGIN and COMMIT too) and each batch of statements sent at once.
+var roundTrips = &tripCounter{}
+
+type tripCounter struct{ n atomic.Int64 }
+
+func (c *tripCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *tripCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (c *tripCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *tripCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+func (c *tripCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// RoundTrips is how many round trips to PostgreSQL the package's pool has
+// made so far, for benchmarks to report per operation.
+func RoundTrips() int64 { return roundTrips.n.Load() }
 
 // replaceDatabase swaps the database name in a postgres:// URL.
 func replaceDatabase(base, name string) (string, error) {
@@ -208,9 +236,36 @@ func Redis(t testing.TB) redis.UniversalClient {
 		opts = redis.UniversalOptions{Addrs: []string{o.Addr}, DB: o.DB, Password: o.Password}
 	}
 	rdb := redis.NewUniversalClient(&opts)
+	rdb.AddHook(redisTrips{})
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }
+
+// redisTrips counts the package's round trips to Redis: each command, and
+// each pipeline of commands sent at once.
+var redisTripCount atomic.Int64
+
+type redisTrips struct{}
+
+func (redisTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (redisTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		redisTripCount.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (redisTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		redisTripCount.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// RedisRoundTrips is how many round trips to Redis the package's clients have
+// made so far, for benchmarks to report per operation.
+func RedisRoundTrips() int64 { return redisTripCount.Load() }
 
 // CleanRedis deletes every key of the event now and when the test ends, on
 // every node of a cluster.
