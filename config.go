@@ -32,6 +32,7 @@ type config struct {
 	OrganizerPassword string
 	SecureCookies     bool
 	ShutdownGrace     time.Duration
+	DebugAddr         string
 	MigrateDirection  string
 	AuditSource       string
 	AuditJoinID       string
@@ -141,6 +142,9 @@ var settings = []setting{
 		}},
 	{env: "BOXOFFICE_SHUTDOWN_GRACE", flag: "shutdown-grace", def: "20s", usage: "time to drain requests on SIGTERM",
 		cmds: serveOnly, set: duration(func(c *config) *time.Duration { return &c.ShutdownGrace })},
+	{env: "BOXOFFICE_DEBUG_ADDR", flag: "debug-addr", shown: "none (off)",
+		usage: "address for Go's profiler (/debug/pprof/), e.g. 127.0.0.1:6060; keep it private",
+		cmds: serveOnly, set: text(func(c *config) *string { return &c.DebugAddr })},
 	{env: "PAYMENTS_PROVIDER", flag: "payments-provider", def: "test", usage: "test or stripe", cmds: redisCommands,
 		set: text(func(c *config) *string { return &c.PaymentsProvider })},
 	{env: "STRIPE_SECRET_KEY", flag: "stripe-secret-key", shown: "none", usage: "Stripe secret key", cmds: redisCommands,
