@@ -144,7 +144,7 @@ var settings = []setting{
 		cmds: serveOnly, set: duration(func(c *config) *time.Duration { return &c.ShutdownGrace })},
 	{env: "BOXOFFICE_DEBUG_ADDR", flag: "debug-addr", shown: "none (off)",
 		usage: "address for Go's profiler (/debug/pprof/), e.g. 127.0.0.1:6060; keep it private",
-		cmds: serveOnly, set: text(func(c *config) *string { return &c.DebugAddr })},
+		cmds:  serveOnly, set: text(func(c *config) *string { return &c.DebugAddr })},
 	{env: "PAYMENTS_PROVIDER", flag: "payments-provider", def: "test", usage: "test or stripe", cmds: redisCommands,
 		set: text(func(c *config) *string { return &c.PaymentsProvider })},
 	{env: "STRIPE_SECRET_KEY", flag: "stripe-secret-key", shown: "none", usage: "Stripe secret key", cmds: redisCommands,

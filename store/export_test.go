@@ -19,4 +19,6 @@ func CountPasswordChecks(db *DB) *atomic.Int64 {
 func (c *EventCache) Loads() int64 { return c.loads.Load() }
 
 // Lazily is DB.lazily, for tests.
-func Lazily(ctx context.Context, db *DB, queue func(b *pgx.Batch)) error { return db.lazily(ctx, queue) }
+func Lazily(ctx context.Context, db *DB, queue func(b *pgx.Batch)) error {
+	return db.lazily(ctx, queue)
+}
