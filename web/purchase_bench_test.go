@@ -322,6 +322,11 @@ func requireSoldOnce(b *testing.B, e *env, eventID string, want int) {
 		WHERE t.event_id = $1 AND bt.active GROUP BY bt.ticket_id HAVING count(*) > 1) d`, eventID).Scan(&doubles))
 	require.NoError(b, e.db.Pool().QueryRow(ctx, `
 		SELECT count(*) FROM booking_tickets bt JOIN tickets t ON t.id = bt.ticket_id WHERE t.event_id = $1 AND bt.active`, eventID).Scan(&links))
+	var unsettled int
+	require.NoError(b, e.db.Pool().QueryRow(ctx, `
+		SELECT count(*) FROM payments p WHERE p.event_id = $1 AND p.status = 'succeeded'
+		AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.payment_id = p.id AND b.status = 'CONFIRMED')`, eventID).Scan(&unsettled))
+	require.Zero(b, unsettled, "succeeded payments without a booking")
 	require.Equal(b, want, booked, "sold out")
 	require.Zero(b, doubles, "a ticket booked twice")
 	require.Equal(b, booked, links, "every booked ticket in one booking")
