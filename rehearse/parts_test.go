@@ -156,7 +156,7 @@ func TestDoubleClickAnswers(t *testing.T) {
 			}))
 			defer srv.Close()
 			r := newRun(Config{URL: srv.URL, Concurrency: 2})
-			f := &fan{r: r, double: true}
+			f := &fan{r: r, api: r.api, double: true}
 			got, err := f.write(t.Context(), request{method: http.MethodPost, route: "confirm", path: "/"}, true,
 				func(a *answer) string { return paymentOf(a).Payment.BookingID })
 			require.NoError(t, err)
