@@ -54,9 +54,14 @@ start() {
 }
 
 stop() {
-	local dir=$1 pid
-	for pid in "$dir"/*/redis.pid; do
-		[[ -f $pid ]] && kill "$(cat "$pid")" 2>/dev/null || true
+	local dir=$1 f pids=() pid
+	for f in "$dir"/*/redis.pid; do
+		[[ -f $f ]] && pids+=("$(cat "$f")")
+	done
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	# Until they have exited: a server still writing its files would make rm fail.
+	for pid in "${pids[@]}"; do
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	done
 	rm -rf "$dir"
 }

@@ -126,7 +126,7 @@ fail() { rep_die "$*"; }
 if [[ "$REDIS" == cluster ]]; then
 	read -r cluster_dir cluster_url < <("$ROOT/scripts/redis-cluster.sh" start) ||
 		fail "scripts/redis-cluster.sh start failed"
-	trap '"$ROOT/scripts/redis-cluster.sh" stop "$cluster_dir"' EXIT
+	trap 'rc=$?; "$ROOT/scripts/redis-cluster.sh" stop "$cluster_dir" || echo "rehearse-day: could not stop the cluster in $cluster_dir" >&2; exit "$rc"' EXIT
 	say "Redis Cluster, three masters: $cluster_url"
 	rc=0
 	REDIS=on-cluster TEST_REDIS_URL="$cluster_url" "${BASH_SOURCE[0]}" || rc=$?
