@@ -139,7 +139,10 @@ function wire() {
       announce(paused ? "Admissions paused." : "Admissions resumed.");
       notice(knobMessage, paused ? "Admissions paused: nobody new is let in until you resume." : "Admissions resumed.", "ok");
     }
-  }).catch((err) => failure(knobMessage, err)));
+  }).catch((err) => failure(knobMessage, err))
+    // busy disables the button while the request runs, which takes the focus
+    // away: give it back, so a keyboard can resume as it paused.
+    .finally(() => pause.focus()));
   const form = $("form[data-knobs]");
   form.addEventListener("submit", (e) => {
     e.preventDefault();
