@@ -332,7 +332,9 @@ func pairs(n *yaml.Node) func(yield func(string, *yaml.Node) bool) {
 
 var slugRE = regexp.MustCompile(`[^a-z0-9]+`)
 
-func slug(s string) string { return strings.Trim(slugRE.ReplaceAllString(strings.ToLower(s), "-"), "-") }
+func slug(s string) string {
+	return strings.Trim(slugRE.ReplaceAllString(strings.ToLower(s), "-"), "-")
+}
 
 var (
 	codeRE = regexp.MustCompile("`([^`]+)`")

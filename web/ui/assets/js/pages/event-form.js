@@ -33,8 +33,8 @@ function zoneFields(z = {}) {
     h("input", { id: fid(k), "data-key": k, autocomplete: "off", ...(hint ? { "aria-describedby": fid(k) + "-hint" } : {}), ...attrs }),
     hint ? h("p", { class: "hint", id: fid(k) + "-hint" }, hint) : null);
   const kind = h("select", { id: fid("kind"), "data-key": "kind" },
-    h("option", { value: "pool" }, "General admission (a pool of tickets)"),
-    h("option", { value: "seated" }, "Assigned seats (rows of seats)"));
+    h("option", { value: "pool" }, "General admission (a pool)"),
+    h("option", { value: "seated" }, "Assigned seats (rows)"));
   kind.value = z.kind || "pool";
   const legend = h("legend", {}, `Zone ${$$("[data-zone]", zonesBox).length + 1}`);
   const remove = h("button", { type: "button", class: "secondary" }, "Remove this zone");
