@@ -231,6 +231,12 @@ func (f *fan) typeKeys(text string) {
 func (f *fan) check(page string) {
 	f.t.Helper()
 	f.shot(page)
+	f.axe(page)
+}
+
+// axe runs axe-core on the page: no serious or critical violation may remain.
+func (f *fan) axe(page string) {
+	f.t.Helper()
 	if !js[bool](f, `typeof axe !== "undefined"`) {
 		f.do(chromedp.Evaluate[chromedp.Void](env.axe))
 	}

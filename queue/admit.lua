@@ -4,7 +4,8 @@
 -- fans admitted or skipped, never by the length of the line.
 -- KEYS: q, lobby, who, gone, seen, pending, active, sess, samples.
 -- ARGV: now_ms, opens_ms, max_active, claim_ms, rate_per_s (0: none), presence_ms, max_scan,
--- sold_out (1: nothing on sale, so nobody is admitted until tickets come back).
+-- sold_out (1: nothing on sale, or the organizer paused admissions, so nobody is admitted until
+-- tickets come back or the pause ends).
 -- Returns {state, adm, admitted users, dropped users, expired "user|session_id", rate*1000, adm before}.
 local q, lobby, who, gone, seen, pending, active, sess, samples = unpack(KEYS)
 local now, opens, max_active = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])

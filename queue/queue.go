@@ -58,6 +58,8 @@ type Event struct {
 	Presence      time.Duration
 	// SoldOut pauses admission: nothing is on sale.
 	SoldOut bool
+	// Paused is the organizer's pause: nobody is admitted while it lasts.
+	Paused bool
 }
 
 // EventOf takes the line's settings from the event as stored.
@@ -68,6 +70,7 @@ func EventOf(e *store.Event) Event {
 		Claim:    time.Duration(e.ClaimSeconds) * time.Second,
 		Hold:     time.Duration(e.HoldSeconds) * time.Second,
 		Presence: time.Duration(e.PresenceSeconds) * time.Second,
+		Paused:   e.Paused,
 	}
 }
 
@@ -263,8 +266,10 @@ const maxScan = 5000
 // Admit runs one admission step for the event.
 func (q *Queue) Admit(ctx context.Context, ev Event) (*Step, error) {
 	now := q.now()
+	// Sold out or paused, the script admits nobody and does the rest of its
+	// step: sessions still end and unclaimed admissions are still dropped.
 	soldOut := 0
-	if ev.SoldOut {
+	if ev.SoldOut || ev.Paused {
 		soldOut = 1
 	}
 	v, err := q.admit.Run(ctx, q.rdb, keysOf(ev.ID).forAdmit(), now.UnixMilli(), ev.SaleOpensAt.UnixMilli(), ev.MaxActive,

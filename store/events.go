@@ -52,14 +52,17 @@ type Event struct {
 	ClaimSeconds        int
 	PresenceSeconds     int
 	PaymentGraceSeconds int
-	SaleStatus          string
-	Capacity            int
-	AvailableTickets    int
-	ReservedTickets     int
-	BookedTickets       int
-	Zones               []Zone
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	// Paused stops admissions from the line (the organizer's pause); places
+	// and sessions already under way are kept.
+	Paused           bool
+	SaleStatus       string
+	Capacity         int
+	AvailableTickets int
+	ReservedTickets  int
+	BookedTickets    int
+	Zones            []Zone
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // Zone is a part of the venue with one price: a pool of numbered tickets or rows of seats.
@@ -97,6 +100,7 @@ type Settings struct {
 	ClaimSeconds        *int
 	PresenceSeconds     *int
 	PaymentGraceSeconds *int
+	Paused              *bool
 }
 
 // NewEvent is what an event's creation needs.
@@ -131,6 +135,7 @@ func (s *Settings) apply(e *Event) {
 	setIf(&e.ClaimSeconds, s.ClaimSeconds)
 	setIf(&e.PresenceSeconds, s.PresenceSeconds)
 	setIf(&e.PaymentGraceSeconds, s.PaymentGraceSeconds)
+	setIf(&e.Paused, s.Paused)
 }
 
 func setIf[T any](dst *T, src *T) {
@@ -351,11 +356,11 @@ func (db *DB) CreateEvent(ctx context.Context, n NewEvent, createdBy string) (*E
 		const qe = `
 			INSERT INTO events (id, name, venue, currency, starts_at, lobby_opens_at, sale_opens_at,
 				hold_seconds, max_tickets_per_user, max_active_shoppers, admission_rate,
-				claim_seconds, presence_seconds, payment_grace_seconds, created_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+				claim_seconds, presence_seconds, payment_grace_seconds, paused, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 		if _, err := tx.Exec(ctx, qe, e.ID, e.Name, e.Venue, e.Currency, e.StartsAt, e.LobbyOpensAt, e.SaleOpensAt,
 			e.HoldSeconds, e.MaxTicketsPerUser, e.MaxActiveShoppers, e.AdmissionRate,
-			e.ClaimSeconds, e.PresenceSeconds, e.PaymentGraceSeconds, createdBy); err != nil {
+			e.ClaimSeconds, e.PresenceSeconds, e.PaymentGraceSeconds, e.Paused, createdBy); err != nil {
 			return fmt.Errorf("insert event: %w", translate(err))
 		}
 		const qz = `
@@ -414,13 +419,13 @@ func rowsColumn(rows []Row) []rowColumn {
 const eventColumns = `
 	id, name, venue, currency, starts_at, lobby_opens_at, sale_opens_at, hold_seconds,
 	max_tickets_per_user, max_active_shoppers, admission_rate, claim_seconds,
-	presence_seconds, payment_grace_seconds, created_at, updated_at`
+	presence_seconds, payment_grace_seconds, paused, created_at, updated_at`
 
 func scanEvent(row pgx.Row) (*Event, error) {
 	var e Event
 	err := row.Scan(&e.ID, &e.Name, &e.Venue, &e.Currency, &e.StartsAt, &e.LobbyOpensAt, &e.SaleOpensAt,
 		&e.HoldSeconds, &e.MaxTicketsPerUser, &e.MaxActiveShoppers, &e.AdmissionRate, &e.ClaimSeconds,
-		&e.PresenceSeconds, &e.PaymentGraceSeconds, &e.CreatedAt, &e.UpdatedAt)
+		&e.PresenceSeconds, &e.PaymentGraceSeconds, &e.Paused, &e.CreatedAt, &e.UpdatedAt)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -565,11 +570,11 @@ func (db *DB) UpdateEvent(ctx context.Context, id string, s Settings) (*Event, e
 			UPDATE events SET name = $2, venue = $3, starts_at = $4, lobby_opens_at = $5,
 				sale_opens_at = $6, hold_seconds = $7, max_tickets_per_user = $8,
 				max_active_shoppers = $9, admission_rate = $10, claim_seconds = $11,
-				presence_seconds = $12, payment_grace_seconds = $13, updated_at = now()
+				presence_seconds = $12, payment_grace_seconds = $13, paused = $14, updated_at = now()
 			WHERE id = $1`
 		_, err = tx.Exec(ctx, q, e.ID, e.Name, e.Venue, e.StartsAt, e.LobbyOpensAt, e.SaleOpensAt,
 			e.HoldSeconds, e.MaxTicketsPerUser, e.MaxActiveShoppers, e.AdmissionRate, e.ClaimSeconds,
-			e.PresenceSeconds, e.PaymentGraceSeconds)
+			e.PresenceSeconds, e.PaymentGraceSeconds, e.Paused)
 		if err != nil {
 			return fmt.Errorf("update event %s: %w", id, translate(err))
 		}

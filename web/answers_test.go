@@ -118,7 +118,7 @@ func TestEventAndUserShapes(t *testing.T) {
 	want := `{"id":"` + id + `","name":"Test show","venue":"Hall","currency":"usd",
 		"starts_at":"2030-06-01T20:00:00Z","lobby_opens_at":"2030-05-01T08:30:00Z","sale_opens_at":"2030-05-01T10:00:00Z",
 		"hold_seconds":600,"max_tickets_per_user":6,"max_active_shoppers":2000,"admission_rate":7,"claim_seconds":120,
-		"presence_seconds":300,"payment_grace_seconds":120,"sale_status":"scheduled",
+		"presence_seconds":300,"payment_grace_seconds":120,"paused":false,"sale_status":"scheduled",
 		"capacity":15,"available_tickets":15,"reserved_tickets":0,"booked_tickets":0,
 		"zones":[
 			{"id":"GA","name":"General Admission","kind":"pool","price_cents":9900,"capacity":10,

@@ -87,12 +87,17 @@ type zoneStats struct {
 }
 
 type eventStats struct {
-	EventID        string      `json:"event_id"`
-	SaleStatus     string      `json:"sale_status"`
-	Zones          []zoneStats `json:"zones"`
-	QueueLength    int64       `json:"queue_length"`
-	Admitted       int64       `json:"admitted"`
-	ActiveShoppers int64       `json:"active_shoppers"`
+	EventID    string      `json:"event_id"`
+	SaleStatus string      `json:"sale_status"`
+	Zones      []zoneStats `json:"zones"`
+	// Paused is the organizer's pause of admissions.
+	Paused      bool  `json:"paused"`
+	QueueLength int64 `json:"queue_length"`
+	// LobbySize counts the fans in the lobby before the opening (0 after it,
+	// when they all have places and count in QueueLength).
+	LobbySize      int64 `json:"lobby_size"`
+	Admitted       int64 `json:"admitted"`
+	ActiveShoppers int64 `json:"active_shoppers"`
 	// PendingAdmissions are admitted fans who have not claimed yet: their
 	// slots are taken, so the line waits for them (up to claim_seconds).
 	PendingAdmissions int64   `json:"pending_admissions"`
@@ -108,7 +113,7 @@ func (s *Server) stats(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	st := eventStats{EventID: e.ID, SaleStatus: e.SaleStatus, Zones: make([]zoneStats, len(e.Zones))}
+	st := eventStats{EventID: e.ID, SaleStatus: e.SaleStatus, Paused: e.Paused, Zones: make([]zoneStats, len(e.Zones))}
 	for i, z := range e.Zones {
 		st.Zones[i] = zoneStats{ID: z.ID, Capacity: z.Capacity, AvailableTickets: z.AvailableTickets,
 			ReservedTickets: z.ReservedTickets, BookedTickets: z.BookedTickets}
@@ -121,6 +126,9 @@ func (s *Server) stats(c echo.Context) error {
 		return err
 	}
 	st.QueueLength = max(counts.Length-counts.Admitted, 0)
+	if counts.State == "lobby" {
+		st.LobbySize = counts.Length
+	}
 	st.Admitted, st.ActiveShoppers, st.PendingAdmissions = counts.Admitted, counts.Active, counts.Pending
 	st.AdmissionRate = counts.Rate
 	return c.JSON(http.StatusOK, map[string]eventStats{"stats": st})

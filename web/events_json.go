@@ -27,6 +27,7 @@ type eventJSON struct {
 	ClaimSeconds        int        `json:"claim_seconds"`
 	PresenceSeconds     int        `json:"presence_seconds"`
 	PaymentGraceSeconds int        `json:"payment_grace_seconds"`
+	Paused              bool       `json:"paused"`
 	SaleStatus          string     `json:"sale_status"`
 	Capacity            int        `json:"capacity"`
 	AvailableTickets    int        `json:"available_tickets"`
@@ -42,7 +43,7 @@ func eventOf(e *store.Event) eventJSON {
 		LobbyOpensAt: e.LobbyOpensAt, SaleOpensAt: e.SaleOpensAt, HoldSeconds: e.HoldSeconds,
 		MaxTicketsPerUser: e.MaxTicketsPerUser, MaxActiveShoppers: e.MaxActiveShoppers, AdmissionRate: e.AdmissionRate,
 		ClaimSeconds: e.ClaimSeconds, PresenceSeconds: e.PresenceSeconds, PaymentGraceSeconds: e.PaymentGraceSeconds,
-		SaleStatus: e.SaleStatus, Capacity: e.Capacity, AvailableTickets: e.AvailableTickets,
+		Paused: e.Paused, SaleStatus: e.SaleStatus, Capacity: e.Capacity, AvailableTickets: e.AvailableTickets,
 		ReservedTickets: e.ReservedTickets, BookedTickets: e.BookedTickets, Zones: list(e.Zones, zoneOf),
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 }
@@ -117,6 +118,7 @@ type settingsJSON struct {
 	ClaimSeconds        *int       `json:"claim_seconds"`
 	PresenceSeconds     *int       `json:"presence_seconds"`
 	PaymentGraceSeconds *int       `json:"payment_grace_seconds"`
+	Paused              *bool      `json:"paused"`
 }
 
 func (s settingsJSON) settings() store.Settings { return store.Settings(s) }

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"fmt"
+	"html"
 	"net/http"
 	"regexp"
 	"slices"
@@ -215,4 +216,45 @@ func resolveRef(doc map[string]any, ref string) any {
 		}
 	}
 	return cur
+}
+
+// The API reference page (/api) is made from the served document: every
+// operation of it has its entry there, with an anchor, its summary and every
+// response status, and the contents link to each entry.
+func TestAPIReferenceListsEveryOperation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	doc := servedOpenAPI(t, e)
+	r := e.call(http.MethodGet, "/api", "", nil)
+	require.Equal(t, http.StatusOK, r.Status)
+	require.True(t, strings.HasPrefix(r.Header.Get("Content-Type"), "text/html"))
+	page := html.UnescapeString(string(r.Body))
+
+	paths, _ := doc["paths"].(map[string]any)
+	n := 0
+	for path, item := range paths {
+		for method, op := range item.(map[string]any) {
+			if !slices.Contains(openAPIMethods, method) {
+				continue
+			}
+			n++
+			o := op.(map[string]any)
+			entry := fmt.Sprintf(`data-operation="%s %s"`, strings.ToUpper(method), path)
+			start := strings.Index(page, entry)
+			require.NotEqual(t, -1, start, "%s %s is not on the page", strings.ToUpper(method), path)
+			end := strings.Index(page[start:], "</article>")
+			require.NotEqual(t, -1, end)
+			article := page[start : start+end]
+			anchor := "op-" + strings.ToLower(o["operationId"].(string))
+			require.Contains(t, page[:start], `id="`+anchor+`"`, "%s %s has no anchor", method, path)
+			require.Contains(t, page, `href="#`+anchor+`"`, "the contents do not link %s %s", method, path)
+			require.Contains(t, article, o["summary"].(string))
+			for status := range o["responses"].(map[string]any) {
+				require.Contains(t, article, "<th scope=\"row\">"+status+"</th>", "%s %s: response %s", method, path, status)
+			}
+		}
+	}
+	require.Equal(t, n, strings.Count(page, "data-operation="), "the page lists operations the document does not")
+	require.Contains(t, page, `<a href="#schema-eventpatch"><code>EventPatch</code></a>`, "a request body names its schema")
+	require.Contains(t, page, `id="schema-eventpatch"`)
 }

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"sync"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/boxofficehq/boxoffice/web/ui"
@@ -11,7 +13,7 @@ import (
 // and a fan's cookie costs nothing on a page load. Everything else, /api/v1
 // included, goes on to the API's routes.
 func (s *Server) pages() {
-	site, err := ui.New()
+	site, err := buildSite()
 	if err != nil {
 		panic(err) // the embedded files are wrong: ui's tests catch it before a build ships
 	}
@@ -24,3 +26,8 @@ func (s *Server) pages() {
 		}
 	})
 }
+
+// buildSite builds the web app once per process (hashing, rendering and
+// gzipping every page and asset), for every Server made: the pages depend only
+// on embedded files.
+var buildSite = sync.OnceValues(func() (*ui.Site, error) { return ui.New(openAPIDoc) })

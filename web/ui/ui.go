@@ -25,7 +25,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 //go:embed pages assets
@@ -52,6 +51,11 @@ func Routes() []Route {
 		{Pattern: "/events/{id}/shop", Page: "shop"},
 		{Pattern: "/events/{id}/checkout", Page: "checkout"},
 		{Pattern: "/events/{id}/confirmation", Page: "confirmation"},
+		{Pattern: "/organizer", Page: "organizer"},
+		{Pattern: "/organizer/events/new", Page: "event-form"},
+		{Pattern: "/organizer/events/{id}/edit", Page: "event-form"},
+		{Pattern: "/events/{id}/dashboard", Page: "dashboard"},
+		{Pattern: "/api", Page: "api"},
 	}
 }
 
@@ -73,6 +77,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self' https://js.
 // concurrent use; it never changes after New.
 type Site struct {
 	routes []compiledRoute
+	api    *reference           // the page /api, from the OpenAPI document
 	pages  map[string]*resource // by page name
 	assets map[string]*resource // by URL path
 	urls   map[string]string    // asset source path (js/api.js) → URL path
@@ -91,14 +96,20 @@ type resource struct {
 	page          bool
 }
 
-var build = sync.OnceValues(func() (*Site, error) { return newSite(embedded, Routes()) })
-
-// New returns the site, built once on first use (hashing, rendering, compressing).
-func New() (*Site, error) { return build() }
+// New builds the site (hashing, rendering, compressing); apiDoc is the OpenAPI
+// document that the page /api shows. Build it once and keep it.
+func New(apiDoc []byte) (*Site, error) { return newSite(embedded, Routes(), apiDoc) }
 
 // newSite builds a site from pages/ and assets/ in fsys.
-func newSite(fsys fs.FS, routes []Route) (*Site, error) {
+func newSite(fsys fs.FS, routes []Route, apiDoc []byte) (*Site, error) {
 	s := &Site{pages: map[string]*resource{}, assets: map[string]*resource{}, urls: map[string]string{}}
+	if apiDoc != nil {
+		api, err := newReference(apiDoc)
+		if err != nil {
+			return nil, err
+		}
+		s.api = api
+	}
 	if err := s.loadAssets(fsys); err != nil {
 		return nil, err
 	}
@@ -205,6 +216,7 @@ func (s *Site) deps(entry string) []string {
 
 type pageData struct {
 	Page string
+	API  *reference // the API reference page only
 }
 
 func (s *Site) renderPages(fsys fs.FS, routes []Route) error {
@@ -240,7 +252,7 @@ func (s *Site) renderPages(fsys fs.FS, routes []Route) error {
 				return fmt.Errorf("ui: page %s: %w", r.Page, err)
 			}
 			var b bytes.Buffer
-			if err := t.ExecuteTemplate(&b, "layout", pageData{Page: r.Page}); err != nil {
+			if err := t.ExecuteTemplate(&b, "layout", pageData{Page: r.Page, API: s.api}); err != nil {
 				return fmt.Errorf("ui: page %s: %w", r.Page, err)
 			}
 			s.pages[r.Page] = newResource(b.Bytes(), "text/html; charset=utf-8", pageCache, true)

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,6 +18,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 )
+
+// testAPIDoc is the OpenAPI document the server serves, for the page /api.
+func testAPIDoc(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../openapi.yaml")
+	require.NoError(t, err)
+	return b
+}
 
 func get(t *testing.T, s *Site, path string, header ...string) *httptest.ResponseRecorder {
 	t.Helper()
@@ -35,12 +44,14 @@ var refRE = regexp.MustCompile(`(?:href|src)="(/assets/[^"]+)"`)
 // hashed assets that are served immutable, under the hash of their bytes.
 func TestPagesAndTheirAssets(t *testing.T) {
 	t.Parallel()
-	s, err := New()
+	s, err := New(testAPIDoc(t))
 	require.NoError(t, err)
 	examples := map[string]string{
 		"/": "events", "/signin": "signin", "/signup": "signup", "/tickets": "tickets",
 		"/events/gig-1": "event", "/events/gig-1/line": "line", "/events/gig-1/shop": "shop",
 		"/events/gig-1/checkout": "checkout", "/events/gig-1/confirmation": "confirmation",
+		"/organizer": "organizer", "/organizer/events/new": "event-form", "/organizer/events/gig-1/edit": "event-form",
+		"/events/gig-1/dashboard": "dashboard", "/api": "api",
 	}
 	for _, r := range Routes() {
 		require.Contains(t, slices.Collect(maps.Values(examples)), r.Page, "no example URL for page %s", r.Page)
@@ -69,7 +80,7 @@ func TestPagesAndTheirAssets(t *testing.T) {
 // modules import each other only by hashed URLs that exist.
 func TestModulesImportHashedURLs(t *testing.T) {
 	t.Parallel()
-	s, err := New()
+	s, err := New(testAPIDoc(t))
 	require.NoError(t, err)
 	body := get(t, s, "/events/gig-1/shop").Body.String()
 	for _, dep := range []string{"js/api.js", "js/ui.js", "js/live.js", "js/seatmap.js", "js/order.js"} {
@@ -105,10 +116,10 @@ export const b = () => 1;`)},
 		"assets/css/x.css": {Data: []byte(`body{}`)},
 	}
 	routes := []Route{{Pattern: "/", Page: "a"}}
-	before, err := newSite(files, routes)
+	before, err := newSite(files, routes, nil)
 	require.NoError(t, err)
 	files["assets/js/c.js"] = &fstest.MapFile{Data: []byte(`export const c = 2;`)}
-	after, err := newSite(files, routes)
+	after, err := newSite(files, routes, nil)
 	require.NoError(t, err)
 	for _, name := range []string{"js/c.js", "js/b.js", "js/pages/a.js"} {
 		require.NotEqual(t, before.urls[name], after.urls[name], "%s kept its name", name)
@@ -120,16 +131,16 @@ export const b = () => 1;`)},
 	require.Contains(t, page, `<script type="module" src="`+after.urls["js/pages/a.js"]+`">`)
 
 	files["assets/js/c.js"] = &fstest.MapFile{Data: []byte(`import "./b.js";`)}
-	_, err = newSite(files, routes)
+	_, err = newSite(files, routes, nil)
 	require.ErrorContains(t, err, "import cycle")
 	files["assets/js/c.js"] = &fstest.MapFile{Data: []byte(`import "./nowhere.js";`)}
-	_, err = newSite(files, routes)
+	_, err = newSite(files, routes, nil)
 	require.ErrorContains(t, err, "not in assets/")
 }
 
 func TestGzipAndRevalidation(t *testing.T) {
 	t.Parallel()
-	s, err := New()
+	s, err := New(testAPIDoc(t))
 	require.NoError(t, err)
 	plain := get(t, s, "/events/gig-1/line")
 	require.Empty(t, plain.Header().Get("Content-Encoding"))
@@ -153,7 +164,7 @@ func TestGzipAndRevalidation(t *testing.T) {
 
 func TestWhatIsNotAPage(t *testing.T) {
 	t.Parallel()
-	s, err := New()
+	s, err := New(testAPIDoc(t))
 	require.NoError(t, err)
 	for _, path := range []string{"/api/v1/events", "/healthz", "/events", "/events/", "/events/x/line/more", "/nope"} {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
