@@ -52,6 +52,7 @@ func Routes() []Route {
 		{Pattern: "/events/{id}/shop", Page: "shop"},
 		{Pattern: "/events/{id}/checkout", Page: "checkout"},
 		{Pattern: "/events/{id}/confirmation", Page: "confirmation"},
+		{Pattern: "/events/{id}/door", Page: "door"},
 	}
 }
 

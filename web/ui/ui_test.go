@@ -41,6 +41,7 @@ func TestPagesAndTheirAssets(t *testing.T) {
 		"/": "events", "/signin": "signin", "/signup": "signup", "/tickets": "tickets",
 		"/events/gig-1": "event", "/events/gig-1/line": "line", "/events/gig-1/shop": "shop",
 		"/events/gig-1/checkout": "checkout", "/events/gig-1/confirmation": "confirmation",
+		"/events/gig-1/door": "door",
 	}
 	for _, r := range Routes() {
 		require.Contains(t, slices.Collect(maps.Values(examples)), r.Page, "no example URL for page %s", r.Page)
