@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/boxofficehq/boxoffice/booking"
+	"github.com/boxofficehq/boxoffice/door"
 	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/payments"
 	"github.com/boxofficehq/boxoffice/queue"
@@ -62,7 +63,7 @@ func (i Intervals) withDefaults() Intervals {
 
 // Config is what a replica is built from, besides its PostgreSQL and Redis.
 type Config struct {
-	Secret        string // signs session tokens; the same on every replica
+	Secret        string // signs session tokens and ticket codes; the same on every replica
 	SecureCookies bool
 	Limits        web.Limits // Rates default to Redis-backed ones
 	Provider      payments.Provider
@@ -130,7 +131,8 @@ func New(db *store.DB, rdb redis.UniversalClient, cfg Config) *App {
 	}
 	wc := web.Config{
 		Store: db, Events: cache, Sessions: a.Sessions, Sale: a.Sale, Queue: a.Line, Hub: a.Hub, Booking: a.Sales, Settler: a.Sales,
-		Inventory: a.Inventory, Log: log, SecureCookies: cfg.SecureCookies, Limits: limits,
+		Inventory: a.Inventory, Door: door.New(door.NewCodes(cfg.Secret), db, time.Now),
+		Log: log, SecureCookies: cfg.SecureCookies, Limits: limits,
 		PingRedis: func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 	}
 	if cfg.Stripe != nil {

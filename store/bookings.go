@@ -166,7 +166,8 @@ func queueBook(b *pgx.Batch, p *payments.Payment, holds []*Hold) {
 }
 
 // CancelBooking cancels a confirmed booking and puts its tickets back on sale;
-// its payment is owed back in the same transaction.
+// its payment is owed back in the same transaction. A booking with a ticket
+// checked in at the door is ErrCheckedIn.
 func (db *DB) CancelBooking(ctx context.Context, id string) (*Booking, error) {
 	now := db.now()
 	var b *Booking
@@ -180,11 +181,19 @@ func (db *DB) CancelBooking(ctx context.Context, id string) (*Booking, error) {
 		queueHolds(&read, &holds, `h.booking_id = $1 ORDER BY h.id FOR UPDATE OF h`, id)
 		queueBooking(&read, &b, id, "FOR UPDATE OF b")
 		queuePayments(&read, &ps, `p.id = (SELECT payment_id FROM bookings WHERE id = $1) FOR UPDATE OF p`, id)
+		// Read after the booking's lock, which a check-in under way holds (shared)
+		// until it commits: this sees every check-in there will be.
+		var checkedIn bool
+		read.Queue(`SELECT EXISTS (SELECT 1 FROM booking_tickets WHERE booking_id = $1 AND checked_in_at IS NOT NULL)`, id).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&checkedIn) })
 		if err := tx.SendBatch(ctx, &read).Close(); err != nil {
 			return fmt.Errorf("cancel booking: %w", translate(err))
 		}
-		if b.Status != BookingConfirmed {
+		switch {
+		case b.Status != BookingConfirmed:
 			return ErrBookingCancelled
+		case checkedIn:
+			return ErrCheckedIn
 		}
 		var write pgx.Batch
 		write.Queue(`UPDATE tickets SET status = 'AVAILABLE', booking_id = NULL, hold_id = NULL WHERE booking_id = $1 AND status = 'BOOKED'`, id)
@@ -210,7 +219,8 @@ func (db *DB) CancelBooking(ctx context.Context, id string) (*Booking, error) {
 // order, and its zone from the first), so one query reads a booking whole.
 const bookingColumns = `b.id, b.event_id, b.user_id, b.payment_id, b.amount_cents, e.currency, b.status, b.created_at,
 	ARRAY(SELECT h.id FROM holds h WHERE h.booking_id = b.id ORDER BY h.created_at, h.id), (
-		SELECT coalesce(json_agg(json_build_object('ID', t.id, 'ZoneID', t.zone_id, 'SeatID', coalesce(t.seat_id, ''))
+		SELECT coalesce(json_agg(json_build_object('ID', t.id, 'ZoneID', t.zone_id, 'SeatID', coalesce(t.seat_id, ''),
+			'CheckedInAt', l.checked_in_at)
 			ORDER BY t.zone_id, t.number), '[]')
 		FROM booking_tickets l CROSS JOIN LATERAL (` + ticketByID + `) t WHERE l.booking_id = b.id)`
 

@@ -63,6 +63,8 @@ type HoldTicket struct {
 	ID     int64
 	ZoneID string
 	SeatID string
+	// CheckedInAt is when a booked ticket was let in at the door, if it was.
+	CheckedInAt *time.Time
 }
 
 // NewHold asks for specific seats or a quantity from a zone.

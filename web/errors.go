@@ -145,6 +145,8 @@ func toAPIError(err error) (e *apiError, unexpected bool) {
 		return newError(http.StatusConflict, "payment_in_progress", err.Error()), false
 	case errors.Is(err, store.ErrBookingCancelled):
 		return newError(http.StatusConflict, "already_cancelled", err.Error()), false
+	case errors.Is(err, store.ErrCheckedIn):
+		return newError(http.StatusConflict, "checked_in", "a ticket of this booking was checked in at the door: it can no longer be cancelled"), false
 	case errors.Is(err, payments.ErrUnknownCard):
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: err.Error(), Details: map[string]any{"field": "card_number"}}, false
 	case errors.Is(err, payments.ErrNotConfirmable):

@@ -102,7 +102,7 @@ func (s *Server) runOnce(c echo.Context, next echo.HandlerFunc, scope, key strin
 	}
 	body := rec.body.Bytes()
 	if re, ok := secretAnswers[c.Path()]; ok && status < 300 {
-		body = redact(body, re.secret)
+		body = re.redacted(body)
 	}
 	return s.store.SaveIdempotentResponse(ctx, scope, key, store.StoredResponse{
 		Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType), Body: body,
@@ -134,12 +134,20 @@ func (s *Server) heartbeat(ctx context.Context, scope, key string) (stop func())
 }
 
 // secretAnswer is an answer that carries a secret (a sign-in token, a
-// payment's client secret). The idempotency table keeps it without the secret,
+// payment's client secret, ticket codes). The idempotency table keeps it without the secret,
 // and a replay makes the secret anew: no secret is ever stored where a replay
 // could hand it out.
 type secretAnswer struct {
-	secret  []string // path of the secret field in the JSON answer
+	secret  []string            // path of the secret field in the JSON answer
+	strip   func([]byte) []byte // or what drops the secrets, when they are many
 	reissue func(s *Server, c echo.Context, stored *store.StoredResponse) error
+}
+
+func (re secretAnswer) redacted(body []byte) []byte {
+	if re.strip != nil {
+		return re.strip(body)
+	}
+	return redact(body, re.secret)
 }
 
 var secretAnswers = map[string]secretAnswer{
@@ -147,6 +155,7 @@ var secretAnswers = map[string]secretAnswer{
 	"/api/v1/auth/login":           {secret: []string{"token"}, reissue: (*Server).signInAgain},
 	"/api/v1/payments":             {secret: []string{"payment", "client_secret"}, reissue: (*Server).paymentAgain},
 	"/api/v1/payments/:id/confirm": {secret: []string{"payment", "client_secret"}, reissue: (*Server).paymentAgain},
+	"/api/v1/tickets/book":         {strip: stripCodes, reissue: (*Server).bookingAgain}, // ticket codes
 }
 
 // redact drops the field at path from a JSON object.

@@ -62,6 +62,8 @@ type Config struct {
 	// Booking sells tickets; Inventory counts them live.
 	Booking   Booking
 	Inventory Counter
+	// Door signs ticket codes and checks them in at the door.
+	Door Door
 	// Webhooks verifies Stripe's deliveries (nil without Stripe); Settler acts
 	// on them. PublishableKey goes to the payment page.
 	Webhooks       WebhookVerifier
@@ -85,6 +87,7 @@ type Server struct {
 	hub           Hub
 	booking       Booking
 	inv           Counter
+	door          Door
 	webhooks      WebhookVerifier
 	settler       Settler
 	publishable   string
@@ -115,6 +118,7 @@ func New(cfg Config) *Server {
 		hub:           cfg.Hub,
 		booking:       cfg.Booking,
 		inv:           cfg.Inventory,
+		door:          cfg.Door,
 		webhooks:      cfg.Webhooks,
 		settler:       cfg.Settler,
 		publishable:   cfg.PublishableKey,
@@ -179,6 +183,7 @@ func (s *Server) routes() {
 	api.GET("/me/bookings", s.myBookings, s.requireUser)
 	api.GET("/me/payments", s.myPayments, s.requireUser)
 	api.POST("/events/:id/inventory/rebuild", s.rebuildInventory, s.requireOrganizer)
+	api.POST("/events/:id/checkins", s.checkIn, s.requireOrganizer)
 	api.POST("/webhooks/stripe", s.stripeWebhook)
 }
 

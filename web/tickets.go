@@ -227,7 +227,7 @@ func (s *Server) book(c echo.Context) error {
 		return err
 	}
 	s.booked(c.Request().Context(), b.EventID, u.ID)
-	return c.JSON(http.StatusOK, map[string]bookingJSON{"booking": bookingOf(b)})
+	return c.JSON(http.StatusOK, map[string]bookingJSON{"booking": s.bookingAnswer(b)})
 }
 
 // booked ends the session of a fan who has booked and holds nothing more.
@@ -260,7 +260,7 @@ func (s *Server) cancel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]bookingJSON{"booking": bookingOf(b)})
+	return c.JSON(http.StatusOK, map[string]bookingJSON{"booking": s.bookingAnswer(b)})
 }
 
 // rebuildInventory replaces the event's live inventory in Redis with the
@@ -293,7 +293,7 @@ func (s *Server) myBookings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string][]bookingJSON{"bookings": list(bs, bookingOf)})
+	return c.JSON(http.StatusOK, map[string][]bookingJSON{"bookings": list(bs, s.bookingAnswer)})
 }
 
 // Booking is the reserve → pay → book → cancel flow; *booking.Service satisfies it.

@@ -13,12 +13,22 @@ type ticketJSON struct {
 	ID     int64  `json:"id"`
 	ZoneID string `json:"zone_id"`
 	SeatID string `json:"seat_id,omitempty"`
+	// Code and QR are a booked ticket's, shown to its owner only (checkin.go).
+	Code        string     `json:"code,omitempty"`
+	QR          *qrJSON    `json:"qr,omitempty"`
+	CheckedInAt *time.Time `json:"checked_in_at,omitempty"`
+}
+
+// qrJSON is a QR code as one SVG path on a square of size modules.
+type qrJSON struct {
+	Size int    `json:"size"`
+	Path string `json:"path"`
 }
 
 func ticketsJSON(ts []store.HoldTicket) []ticketJSON {
 	out := make([]ticketJSON, len(ts))
 	for i, t := range ts {
-		out[i] = ticketJSON{ID: t.ID, ZoneID: t.ZoneID, SeatID: t.SeatID}
+		out[i] = ticketJSON{ID: t.ID, ZoneID: t.ZoneID, SeatID: t.SeatID, CheckedInAt: t.CheckedInAt}
 	}
 	return out
 }

@@ -56,6 +56,7 @@ func Routes() []Route {
 		{Pattern: "/organizer/events/{id}/edit", Page: "event-form"},
 		{Pattern: "/events/{id}/dashboard", Page: "dashboard"},
 		{Pattern: "/api", Page: "api"},
+		{Pattern: "/events/{id}/door", Page: "door"},
 	}
 }
 

@@ -52,6 +52,7 @@ func TestPagesAndTheirAssets(t *testing.T) {
 		"/events/gig-1/checkout": "checkout", "/events/gig-1/confirmation": "confirmation",
 		"/organizer": "organizer", "/organizer/events/new": "event-form", "/organizer/events/gig-1/edit": "event-form",
 		"/events/gig-1/dashboard": "dashboard", "/api": "api",
+		"/events/gig-1/door": "door",
 	}
 	for _, r := range Routes() {
 		require.Contains(t, slices.Collect(maps.Values(examples)), r.Page, "no example URL for page %s", r.Page)
