@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -20,29 +21,43 @@ type client struct {
 	token string
 }
 
+// call sends one request, as the pages do: a write carries an Idempotency-Key,
+// and a 503 or 429 (a loaded machine: a sign-in past the request deadline) is
+// sent again with the same key after its Retry-After, a few times.
 func (c client) call(method, path string, body any) (int, map[string]any) {
 	c.t.Helper()
-	var rd io.Reader
+	var raw []byte
 	if body != nil {
-		b, err := json.Marshal(body)
+		var err error
+		raw, err = json.Marshal(body)
 		require.NoError(c.t, err)
-		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, env.url("/api/v1"+path), rd)
-	require.NoError(c.t, err)
-	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	key := "e2e-" + randomHex(12)
+	for try := 1; ; try++ {
+		req, err := http.NewRequest(method, env.url("/api/v1"+path), bytes.NewReader(raw))
+		require.NoError(c.t, err)
+		req.Header.Set("Content-Type", "application/json")
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		if method != http.MethodGet {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(c.t, err)
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if (resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests) && try < 4 {
+			wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+			time.Sleep(time.Duration(min(max(wait, 1), 5)) * time.Second)
+			continue
+		}
+		var out map[string]any
+		if len(answer) > 0 {
+			require.NoError(c.t, json.Unmarshal(answer, &out), "%s %s: %s", method, path, answer)
+		}
+		return resp.StatusCode, out
 	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(c.t, err)
-	defer resp.Body.Close()
-	var out map[string]any
-	raw, _ := io.ReadAll(resp.Body)
-	if len(raw) > 0 {
-		require.NoError(c.t, json.Unmarshal(raw, &out), "%s %s: %s", method, path, raw)
-	}
-	return resp.StatusCode, out
 }
 
 // must calls and requires a 2xx answer.
