@@ -178,6 +178,9 @@ function connect() {
   conn = live(id, {
     onMessage: onLive,
     onState: (s) => {
+      // Back after a drop: the place may have changed meanwhile, or be gone
+      // with the line (the server drops every socket when Redis lost its data).
+      if (s === "live" && state.dataset.liveState === "reconnecting") refresh();
       state.dataset.liveState = s;
       state.textContent = s === "live" ? "Live: your place updates by itself." : "Reconnecting… you keep your place.";
     },
