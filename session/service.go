@@ -271,4 +271,3 @@ func (s *Service) KeepPresent(ctx context.Context) {
 		}
 	}
 }
-
