@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -135,11 +136,24 @@ func memInUse() int64 {
 // them have that tick's queue.update, and at the end of stdin "stats <p50>
 // <p99> <max>" in nanoseconds from the publish times read on stdin.
 func fanoutChild() int {
-	var wsURL string
+	// "<ws url> <n> [<source address> <first number>]": BenchmarkFanoutReplicas
+	// gives each client process a loopback address of its own (127.0.0.0/8 is
+	// all loopback), so that no source address runs out of ephemeral ports.
+	var wsURL, from string
 	var n int
+	first := int64(firstNumber)
 	if _, err := fmt.Sscan(os.Getenv(fanoutChildEnv), &wsURL, &n); err != nil {
 		fmt.Fprintln(os.Stderr, "fanout child:", err)
 		return 1
+	}
+	if f := strings.Fields(os.Getenv(fanoutChildEnv)); len(f) == 4 {
+		from = f[2]
+		first, _ = strconv.ParseInt(f[3], 10, 64)
+	}
+	opts := &websocket.DialOptions{}
+	if from != "" {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 30 * time.Second}
+		opts.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 	}
 	type receipt struct {
 		admitted, at int64
@@ -161,7 +175,7 @@ func fanoutChild() int {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, _, err := websocket.Dial(ctx, fmt.Sprintf("%s/?n=%d", wsURL, firstNumber+i), nil)
+			c, _, err := websocket.Dial(ctx, fmt.Sprintf("%s/?n=%d", wsURL, first+int64(i)), opts)
 			if err != nil {
 				errs <- err
 				return
@@ -176,7 +190,7 @@ func fanoutChild() int {
 		return 1
 	}
 	for i, c := range conns {
-		number := int64(firstNumber + i)
+		number := first + int64(i)
 		go func() {
 			for {
 				_, data, err := c.Read(ctx)
