@@ -131,6 +131,14 @@ func New(cfg Config) *Server {
 	}
 	s.warn = slog.New(Throttle(s.log.Handler(), warnEvery))
 	s.metrics = newMetrics(s.registry)
+	s.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "boxoffice_live_connections",
+		Help: "Live WebSockets open on this replica (BOXOFFICE_MAX_LIVE caps them).",
+	}, func() float64 {
+		s.caps.mu.Lock()
+		defer s.caps.mu.Unlock()
+		return float64(s.caps.total)
+	}))
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.answerError
