@@ -32,7 +32,7 @@ export AXE_CORE_JS := $(CURDIR)/$(AXE_JS)
 # the local database), bin/, vendor/, testdata/ and node_modules/.
 GO_FILES_CMD := find . -mindepth 1 \( -name '.*' -o -name bin -o -name vendor -o -name testdata -o -name node_modules \) -prune -o -type f -name '*.go' -print0
 
-.PHONY: all build run test nginx-check lint fmt-check vet staticcheck fmt bench services services-stop clean
+.PHONY: all build run test nginx-check rehearse-day lint fmt-check vet staticcheck fmt bench services services-stop clean
 
 all: build
 
@@ -60,6 +60,8 @@ test: $(AXE_JS)
 	scripts/nginx-check.sh --skip-if-missing
 	$(GO) test -race -count=1 -timeout 9m ./...
 	scripts/redis-cluster.sh test
+	scripts/rehearse-day.sh --skip-if-missing
+	REDIS=cluster scripts/rehearse-day.sh --skip-if-missing
 
 $(AXE_JS):
 	@command -v npm >/dev/null || { echo "npm is needed to fetch axe-core for the browser tests: apt-get install npm"; exit 1; }
@@ -72,6 +74,14 @@ $(AXE_JS):
 nginx-check:
 	scripts/services.sh --nginx
 	scripts/nginx-check.sh
+
+# An on-sale through nginx and three replicas, one killed mid-sale, on one
+# Redis and then on a Redis Cluster (under a minute each); FANS, TICKETS and the
+# other settings are in scripts/rehearse-day.sh.
+rehearse-day:
+	scripts/services.sh --nginx
+	scripts/rehearse-day.sh
+	REDIS=cluster scripts/rehearse-day.sh
 
 lint: fmt-check vet staticcheck
 

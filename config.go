@@ -32,6 +32,7 @@ type config struct {
 	OrganizerPassword string
 	SecureCookies     bool
 	ShutdownGrace     time.Duration
+	DebugAddr         string
 	MigrateDirection  string
 	AuditSource       string
 	AuditJoinID       string
@@ -141,6 +142,9 @@ var settings = []setting{
 		}},
 	{env: "BOXOFFICE_SHUTDOWN_GRACE", flag: "shutdown-grace", def: "20s", usage: "time to drain requests on SIGTERM",
 		cmds: serveOnly, set: duration(func(c *config) *time.Duration { return &c.ShutdownGrace })},
+	{env: "BOXOFFICE_DEBUG_ADDR", flag: "debug-addr", shown: "none (off)",
+		usage: "address for Go's profiler (/debug/pprof/), e.g. 127.0.0.1:6060; keep it private",
+		cmds:  serveOnly, set: text(func(c *config) *string { return &c.DebugAddr })},
 	{env: "PAYMENTS_PROVIDER", flag: "payments-provider", def: "test", usage: "test or stripe", cmds: redisCommands,
 		set: text(func(c *config) *string { return &c.PaymentsProvider })},
 	{env: "STRIPE_SECRET_KEY", flag: "stripe-secret-key", shown: "none", usage: "Stripe secret key", cmds: redisCommands,
@@ -185,6 +189,15 @@ var settings = []setting{
 			if r.Count > 0 {
 				c.Rehearsal.SignupBurst, c.Rehearsal.SignupEvery = r.Count, r.Per/time.Duration(r.Count)
 			}
+			return nil
+		}},
+	{flag: "source", shown: "none", usage: "local addresses the fans connect from, spread over them: a CIDR such as 127.1.0.0/24, or addresses a,b (none: the system picks)",
+		cmds: rehearseOnly, set: func(c *config, name, v string) error {
+			addrs, err := parseSources(v)
+			if err != nil {
+				return fmt.Errorf("%s is malformed (%v): want a CIDR such as 127.1.0.0/24 or addresses such as 127.0.0.2,127.0.0.3, got %q", name, err, v)
+			}
+			c.Rehearsal.Sources = addrs
 			return nil
 		}},
 	{flag: "seed", def: "0", usage: "the fans' choices (0: a new seed, printed in the report)", cmds: rehearseOnly,
@@ -299,6 +312,52 @@ func rate(field func(*config) *ratelimit.Rate) func(*config, string, string) err
 		*field(c) = r
 		return nil
 	}
+}
+
+// maxSources bounds -source: each address has its own connections.
+const maxSources = 4096
+
+// parseSources reads -source: a CIDR (every address in it but an IPv4
+// network's first and last) or comma-separated addresses.
+func parseSources(v string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if !strings.Contains(part, "/") {
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, err
+		}
+		p = p.Masked()
+		a, last := p.Addr(), netip.Addr{}
+		if a.Is4() && p.Bits() < 31 {
+			a = a.Next()
+		}
+		for ; a.IsValid() && p.Contains(a); a = a.Next() {
+			if a.Is4() && p.Bits() < 31 && !p.Contains(a.Next()) {
+				break // the broadcast address
+			}
+			if len(out) == maxSources {
+				return nil, fmt.Errorf("more than %d addresses", maxSources)
+			}
+			out = append(out, a)
+			last = a
+		}
+		if !last.IsValid() {
+			return nil, errors.New("no usable address")
+		}
+	}
+	return out, nil
 }
 
 // parseProxies reads a comma-separated list of CIDRs and addresses, where

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
@@ -105,6 +106,15 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 		return fmt.Errorf("BOXOFFICE_ADDR %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
+	if cfg.DebugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("BOXOFFICE_DEBUG_ADDR %s: %w", cfg.DebugAddr, err)
+		}
+		defer dln.Close()
+		go serveDebug(dln)
+		log.Info("profiler", "addr", dln.Addr().String())
+	}
 	pool, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
@@ -167,6 +177,20 @@ func serve(ctx context.Context, log *slog.Logger, cfg *config) error {
 	pool.Close()
 	log.Info("stopped")
 	return err
+}
+
+// serveDebug serves Go's profiler on a listener of its own, apart from the
+// API's: nothing routed to the API (nginx passes only BOXOFFICE_ADDR) can
+// reach it, and a profile running for 30 s is not cut by the API's deadlines.
+func serveDebug(ln net.Listener) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	_ = srv.Serve(ln) // ends when serve closes ln
 }
 
 // pgConnectTimeout bounds each new PostgreSQL connection unless DATABASE_URL

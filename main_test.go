@@ -378,3 +378,27 @@ func TestConnectTimeout(t *testing.T) {
 	require.Equal(t, "postgres://u@h:5432/db?connect_timeout=5&sslmode=disable", withConnectTimeout("postgres://u@h:5432/db?sslmode=disable"))
 	require.Equal(t, "postgres://u@h/db?connect_timeout=30", withConnectTimeout("postgres://u@h/db?connect_timeout=30"))
 }
+
+// -source takes a CIDR (without an IPv4 network's first and last address) or
+// addresses, and names itself when it cannot.
+func TestParseSources(t *testing.T) {
+	t.Parallel()
+	str := func(v string) []string {
+		addrs, err := parseSources(v)
+		require.NoError(t, err, v)
+		out := []string{}
+		for _, a := range addrs {
+			out = append(out, a.String())
+		}
+		return out
+	}
+	require.Empty(t, str(""))
+	require.Equal(t, []string{"127.1.0.1", "127.1.0.2"}, str("127.1.0.0/30"))
+	require.Len(t, str("127.1.0.0/24"), 254)
+	require.Equal(t, []string{"127.0.0.2", "127.0.0.3"}, str("127.0.0.2, 127.0.0.3"))
+	require.Equal(t, []string{"127.0.0.9"}, str("127.0.0.9/32"))
+	for _, bad := range []string{"127.0.0.300", "127.0.0.0/33", "10.0.0.0/8", "localhost"} {
+		_, err := runWith(t, nil, "rehearse", "-url", "http://x", "-event", "e", "-fans", "1", "-source", bad)
+		require.ErrorContains(t, err, "-source is malformed", bad)
+	}
+}

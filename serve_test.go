@@ -391,3 +391,32 @@ func (s *served) logged(msg string) bool {
 	}
 	return false
 }
+
+// The profiler is off unless BOXOFFICE_DEBUG_ADDR names an address, and then
+// it is served there only, never on the API's address.
+func TestProfilerOnlyOnItsOwnAddress(t *testing.T) {
+	t.Parallel()
+	status := func(url string) int {
+		resp, err := http.Get(url)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	off := startServe(t, nil)
+	require.Equal(t, http.StatusNotFound, status(off.base+"/debug/pprof/"))
+	for _, r := range off.log.records() {
+		require.NotEqual(t, "profiler", r["msg"])
+	}
+
+	on := startServe(t, map[string]string{"BOXOFFICE_DEBUG_ADDR": "127.0.0.1:0"})
+	var addr string
+	for _, r := range on.log.records() {
+		if r["msg"] == "profiler" {
+			addr = r["addr"].(string)
+		}
+	}
+	require.NotEmpty(t, addr, "no profiler address logged")
+	require.Equal(t, http.StatusOK, status("http://"+addr+"/debug/pprof/"))
+	require.Equal(t, http.StatusOK, status("http://"+addr+"/debug/pprof/goroutine?debug=1"))
+	require.Equal(t, http.StatusNotFound, status(on.base+"/debug/pprof/"))
+}

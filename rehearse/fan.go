@@ -39,6 +39,9 @@ type fan struct {
 	double bool // sends each write twice at once...
 	oneKey bool // ...with one Idempotency-Key (else two)
 	sock   *socket
+	// The fan's connections, from its source address (Config.Sources).
+	api    *client
+	wsHTTP *http.Client
 }
 
 var errLiveLost = errors.New("the live feed could not reconnect")
@@ -56,7 +59,7 @@ type authAnswer struct {
 }
 
 func (f *fan) signIn(ctx context.Context) error {
-	a, err := f.r.api.do(ctx, request{method: http.MethodPost, route: "POST /api/v1/auth/login", path: "/api/v1/auth/login",
+	a, err := f.api.do(ctx, request{method: http.MethodPost, route: "POST /api/v1/auth/login", path: "/api/v1/auth/login",
 		body: map[string]string{"email": f.email, "password": f.r.cfg.Password}, key: newKey()})
 	if err != nil {
 		return err
@@ -68,7 +71,7 @@ func (f *fan) signUp(ctx context.Context, pace *pacer) error {
 	if err := pace.wait(ctx); err != nil {
 		return err
 	}
-	a, err := f.r.api.do(ctx, request{method: http.MethodPost, route: "POST /api/v1/users", path: "/api/v1/users",
+	a, err := f.api.do(ctx, request{method: http.MethodPost, route: "POST /api/v1/users", path: "/api/v1/users",
 		body: map[string]string{"name": fmt.Sprintf("Rehearsal fan %d", f.n), "email": f.email, "password": f.r.cfg.Password},
 		key:  newKey()})
 	if err != nil {
@@ -118,7 +121,7 @@ const visits = 3
 func (f *fan) visit(ctx context.Context) string {
 	r := f.r
 	defer r.finished.Add(1)
-	f.sock = r.newSocket(f.token, f.obs)
+	f.sock = r.newSocket(f.token, f.obs, f.wsHTTP)
 	if err := f.sock.open(ctx); err != nil {
 		return f.gaveUp(ctx, "live", err, false)
 	}
@@ -185,7 +188,7 @@ func (f *fan) queueUp(ctx context.Context) string {
 
 // leave ends the fan's place or shopping session (DELETE …/queue).
 func (f *fan) leave(ctx context.Context) error {
-	_, err := f.r.api.do(ctx, request{method: http.MethodDelete, route: "DELETE /api/v1/events/{id}/queue",
+	_, err := f.api.do(ctx, request{method: http.MethodDelete, route: "DELETE /api/v1/events/{id}/queue",
 		path: f.eventPath("/queue"), token: f.token, key: newKey()})
 	return err
 }
@@ -210,7 +213,7 @@ func (f *fan) eventPath(suffix string) string {
 func (f *fan) join(ctx context.Context) string {
 	for {
 		f.sock.joining()
-		_, err := f.r.api.do(ctx, request{method: http.MethodPost, route: "POST /api/v1/events/{id}/queue",
+		_, err := f.api.do(ctx, request{method: http.MethodPost, route: "POST /api/v1/events/{id}/queue",
 			path: f.eventPath("/queue"), token: f.token, key: newKey()})
 		if err == nil {
 			return ""
@@ -408,7 +411,7 @@ func (f *fan) reserve(ctx context.Context, z *zoneInfo, q int) ([]hold, error) {
 // pickSeats reads the seat map and picks q free seats side by side in a row if
 // it can, else any q free seats (fewer if fewer are free).
 func (f *fan) pickSeats(ctx context.Context, zone string, q int) ([]string, error) {
-	a, err := f.r.api.do(ctx, request{method: http.MethodGet, route: "GET /api/v1/events/{id}/zones/{zone}/seats",
+	a, err := f.api.do(ctx, request{method: http.MethodGet, route: "GET /api/v1/events/{id}/zones/{zone}/seats",
 		path: f.eventPath("/zones/" + url.PathEscape(zone) + "/seats")})
 	if err != nil {
 		return nil, err
@@ -506,7 +509,7 @@ func (f *fan) pay(ctx context.Context, holds []hold) (string, error) {
 }
 
 func (f *fan) post(ctx context.Context, route, path string, body any) (*answer, error) {
-	return f.r.api.do(ctx, request{method: http.MethodPost, route: route, path: path, token: f.token, body: body, key: newKey()})
+	return f.api.do(ctx, request{method: http.MethodPost, route: route, path: path, token: f.token, body: body, key: newKey()})
 }
 
 // write sends a write with a fresh Idempotency-Key, or, for a fan who
@@ -517,7 +520,7 @@ func (f *fan) post(ctx context.Context, route, path string, body any) (*answer, 
 func (f *fan) write(ctx context.Context, req request, oneResult bool, idOf func(*answer) string) ([]*answer, error) {
 	if !f.double {
 		req.key = newKey()
-		a, err := f.r.api.do(ctx, req)
+		a, err := f.api.do(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -535,7 +538,7 @@ func (f *fan) write(ctx context.Context, req request, oneResult bool, idOf func(
 	)
 	for i := range pair {
 		go func() {
-			answers[i], errs[i] = f.r.api.do(ctx, pair[i])
+			answers[i], errs[i] = f.api.do(ctx, pair[i])
 			done <- i
 		}()
 	}

@@ -37,6 +37,7 @@ type socket struct {
 	r     *run
 	token string // "" for the watcher
 	obs   int    // observer index for the delays, or -1
+	http  *http.Client
 
 	mu        sync.Mutex
 	conn      *websocket.Conn
@@ -51,8 +52,8 @@ type socket struct {
 	changed   chan struct{}
 }
 
-func (r *run) newSocket(token string, obs int) *socket {
-	return &socket{r: r, token: token, obs: obs, avail: map[string]int64{}, changed: make(chan struct{}, 1)}
+func (r *run) newSocket(token string, obs int, hc *http.Client) *socket {
+	return &socket{r: r, token: token, obs: obs, http: hc, avail: map[string]int64{}, changed: make(chan struct{}, 1)}
 }
 
 // open connects, retrying while the server refuses or is away, and then reads
@@ -84,7 +85,7 @@ func (s *socket) dial(ctx context.Context) (*websocket.Conn, error) {
 		s.mu.Lock()
 		s.snapshot = true
 		s.mu.Unlock()
-		conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: s.r.wsHTTP})
+		conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: s.http})
 		if ctx.Err() != nil {
 			if conn != nil {
 				conn.CloseNow()

@@ -2,10 +2,14 @@ package rehearse
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,7 +156,7 @@ func TestDoubleClickAnswers(t *testing.T) {
 			}))
 			defer srv.Close()
 			r := newRun(Config{URL: srv.URL, Concurrency: 2})
-			f := &fan{r: r, double: true}
+			f := &fan{r: r, api: r.api, double: true}
 			got, err := f.write(t.Context(), request{method: http.MethodPost, route: "confirm", path: "/"}, true,
 				func(a *answer) string { return paymentOf(a).Payment.BookingID })
 			require.NoError(t, err)
@@ -163,4 +167,34 @@ func TestDoubleClickAnswers(t *testing.T) {
 			require.Equal(t, tt.partial, c.Partial)
 		})
 	}
+}
+
+// With sources, each fan's requests and live socket come from its own share of
+// the addresses, fan n from Sources[n % len], so that a server's per-address
+// limits count the crowd as many addresses.
+func TestSourcesSpreadFans(t *testing.T) {
+	var mu sync.Mutex
+	from := map[string][]string{} // path → remote addresses, in order
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		from[r.URL.Path] = append(from[r.URL.Path], host)
+		mu.Unlock()
+		_, _ = w.Write([]byte("{}"))
+	}))
+	defer srv.Close()
+	sources := []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3"), netip.MustParseAddr("127.0.0.4")}
+	r := newRun(Config{URL: srv.URL, Fans: 7, Concurrency: 4, Seed: 1, Sources: sources})
+	r.ev = &eventInfo{MaxTicketsPerUser: 6}
+	want := []string{}
+	for i, f := range r.makeFans() {
+		_, err := f.api.do(context.Background(), request{method: http.MethodGet, route: "api", path: "/api"})
+		require.NoError(t, err)
+		resp, err := f.wsHTTP.Get(srv.URL + "/live")
+		require.NoError(t, err)
+		resp.Body.Close()
+		want = append(want, sources[i%len(sources)].String())
+	}
+	require.Equal(t, want, from["/api"])
+	require.Equal(t, want, from["/live"])
 }

@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -39,6 +41,11 @@ type Config struct {
 	// but the server's Retry-After.
 	SignupEvery time.Duration
 	SignupBurst int
+	// Sources are local addresses the fans' connections come from, fan n
+	// from Sources[n % len]: a crowd comes from many addresses, and each
+	// per-address limit (the app's and a proxy's) then counts only its share.
+	// Empty: the system picks, and the whole crowd is one address.
+	Sources     []netip.Addr
 	Seed        int64   // the fans' choices; the same seed makes the same choices
 	Cancel      float64 // share of fans who cancel: half release their hold, half cancel their booking
 	Abandon     float64 // share of fans who walk away holding
@@ -90,11 +97,14 @@ type run struct {
 	cfg    Config
 	api    *client
 	wsHTTP *http.Client
-	rec    *recorder
-	delays *delays
-	ev     *eventInfo
-	fans   []*fan
-	t0     time.Time // every time in the run is measured from here, on one clock
+	// Per source address (Config.Sources), or api and wsHTTP alone.
+	apis    []*client
+	wsHTTPs []*http.Client
+	rec     *recorder
+	delays  *delays
+	ev      *eventInfo
+	fans    []*fan
+	t0      time.Time // every time in the run is measured from here, on one clock
 
 	// fansCtx is the sale phase: it ends at -duration or when the run ends.
 	fansCtx context.Context
@@ -140,13 +150,34 @@ type zoneInfo struct {
 
 func newRun(cfg Config) *run {
 	slots := make(chan struct{}, cfg.Concurrency)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = cfg.Concurrency, cfg.Concurrency
 	r := &run{cfg: cfg, rec: newRecorder(), delays: newDelays(10 * time.Second), t0: time.Now(),
 		over: make(chan struct{}), lineUp: make(chan struct{}), saleOpen: -1, ticketsLeft: -1,
-		outcomes: map[string]int{}, wsHTTP: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
-	r.api = &client{base: cfg.URL, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}, slots: slots,
-		rec: r.rec, retryFor: 30 * time.Second}
+		outcomes: map[string]int{}}
+	newClient := func(tr *http.Transport) *client {
+		return &client{base: cfg.URL, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}, slots: slots,
+			rec: r.rec, retryFor: 30 * time.Second}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = cfg.Concurrency, cfg.Concurrency
+	r.api, r.wsHTTP = newClient(tr), &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	if len(cfg.Sources) == 0 {
+		r.apis, r.wsHTTPs = []*client{r.api}, []*http.Client{r.wsHTTP}
+		return r
+	}
+	// Idle connections are kept per transport: together about -concurrency,
+	// so that many sources do not hold many idle sockets.
+	idle := max(1, (cfg.Concurrency+len(cfg.Sources)-1)/len(cfg.Sources))
+	for _, src := range cfg.Sources {
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second,
+			LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DialContext = d.DialContext
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = idle, idle
+		ws := http.DefaultTransport.(*http.Transport).Clone()
+		ws.DialContext = d.DialContext
+		r.apis = append(r.apis, newClient(tr))
+		r.wsHTTPs = append(r.wsHTTPs, &http.Client{Transport: ws})
+	}
 	return r
 }
 
@@ -170,7 +201,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, errors.New("-fans 0 only checks the invariants: give -database-url too")
 	}
 	r := newRun(cfg)
-	rep := &Report{URL: cfg.URL, EventID: cfg.EventID, Fans: cfg.Fans}
+	rep := &Report{URL: cfg.URL, EventID: cfg.EventID, Fans: cfg.Fans, Sources: len(cfg.Sources)}
 	if cfg.Fans > 0 {
 		if err := r.getEvent(ctx, &r.ev); err != nil {
 			return nil, fmt.Errorf("event %s at %s: %w", cfg.EventID, cfg.URL, err)
@@ -235,7 +266,8 @@ func (r *run) makeFans() []*fan {
 	limit := min(6, max(r.ev.MaxTicketsPerUser, 1))
 	for i := range fans {
 		rng := rand.New(rand.NewPCG(seed, uint64(i)))
-		f := &fan{r: r, n: i + 1, rng: rng, obs: -1, want: 1 + rng.IntN(limit), named: rng.IntN(2) == 0}
+		f := &fan{r: r, n: i + 1, rng: rng, obs: -1, want: 1 + rng.IntN(limit), named: rng.IntN(2) == 0,
+			api: r.apis[i%len(r.apis)], wsHTTP: r.wsHTTPs[i%len(r.wsHTTPs)]}
 		f.email = fmt.Sprintf("%s-%d@rehearse.example", r.cfg.Prefix, f.n)
 		switch u := rng.Float64(); {
 		case u < r.cfg.Abandon:
@@ -315,7 +347,7 @@ func (r *run) sale(ctx context.Context, fans []*fan) {
 	if r.ev.SaleStatus != "scheduled" {
 		r.lineOne.Do(func() { close(r.lineUp) })
 	}
-	watcher := r.newSocket("", 0)
+	watcher := r.newSocket("", 0, r.wsHTTP)
 	if err := watcher.open(fansCtx); err != nil {
 		r.failure("watcher: " + err.Error())
 		r.lineOne.Do(func() { close(r.lineUp) }) // the fans find out when they join

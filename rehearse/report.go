@@ -17,6 +17,7 @@ type Report struct {
 	URL     string `json:"url"`
 	EventID string `json:"event_id"`
 	Fans    int    `json:"fans"`
+	Sources int    `json:"sources,omitempty"` // source addresses the fans came from (-source)
 	// The rest is there when fans ran (not with -fans 0).
 	Seed     int64           `json:"seed,omitempty"`
 	Mix      *Mix            `json:"mix,omitempty"`
@@ -188,8 +189,12 @@ func (rep *Report) WriteText(w io.Writer) error {
 	if rep.Mix == nil {
 		p("Check of %s\n", rep.EventID)
 	} else {
-		p("Rehearsal of %s at %s: %d fans (seed %d; cancel %s, abandon %s, double-click %s)\n\n", rep.EventID, rep.URL,
-			rep.Fans, rep.Seed, pct(rep.Mix.Cancel), pct(rep.Mix.Abandon), pct(rep.Mix.DoubleClick))
+		from := ""
+		if rep.Sources > 0 {
+			from = fmt.Sprintf(" from %d addresses", rep.Sources)
+		}
+		p("Rehearsal of %s at %s: %d fans%s (seed %d; cancel %s, abandon %s, double-click %s)\n\n", rep.EventID, rep.URL,
+			rep.Fans, from, rep.Seed, pct(rep.Mix.Cancel), pct(rep.Mix.Abandon), pct(rep.Mix.DoubleClick))
 		p("Accounts   %d ready (%d made by an earlier run), %d failed, in %.1f s; %d answers 429 waited out\n",
 			rep.Accounts.Ready, rep.Accounts.Reused, rep.Accounts.Failed, rep.Accounts.Seconds, rep.Accounts.RateLimited)
 		s := rep.Sale

@@ -8,8 +8,12 @@
 #   scripts/redis-cluster.sh stop DIR          stop the one started in DIR
 #
 # Every event's keys share a hash tag (ev:{<event>}:…), so every script runs on
-# one node; a script that touched keys of two slots would fail with CROSSSLOT,
-# and so would its tests here.
+# one node. A script that touched keys of two slots fails here, and so do its
+# tests: given both as KEYS, with CROSSSLOT; reaching for an undeclared key of
+# another node, with "non local key"; and, because every script opens with the
+# #!lua shebang (Redis 7), reaching for one of another slot on the same node,
+# with "keys that do not hash to the same slot". `test` checks both that every
+# script has the shebang and that this Redis refuses such a script.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -50,9 +54,14 @@ start() {
 }
 
 stop() {
-	local dir=$1 pid
-	for pid in "$dir"/*/redis.pid; do
-		[[ -f $pid ]] && kill "$(cat "$pid")" 2>/dev/null || true
+	local dir=$1 f pids=() pid
+	for f in "$dir"/*/redis.pid; do
+		[[ -f $f ]] && pids+=("$(cat "$f")")
+	done
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	# Until they have exited: a server still writing its files would make rm fail.
+	for pid in "${pids[@]}"; do
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	done
 	rm -rf "$dir"
 }
@@ -74,6 +83,19 @@ test)
 	trap 'stop "$dir"' EXIT
 	start "$dir"
 	echo "redis-cluster: three masters at $(cat "$dir/url")"
+	unguarded=$(grep -rn --include='*.go' 'redis.NewScript(' . | grep -v '_test.go:' | grep -v 'NewScript(shebang + ' || true)
+	[[ -z $unguarded ]] || {
+		printf 'redis-cluster: scripts without the #!lua shebang (shebang + …), which a cluster would let touch two slots of one node:\n%s\n' "$unguarded" >&2
+		exit 1
+	}
+	# ev:{a} (slot 15495) and ev:{d} (slot 11298) are both the third master's
+	# (10923-16383) in a cluster of three made by redis-cli.
+	port=$(sed -n 's|^redis://127.0.0.1:\([0-9]*\).*|\1|p' "$dir/url")
+	probe=$(redis-cli -c -p "$port" eval $'#!lua\nredis.call("get", KEYS[1])\nreturn redis.call("get", "ev:{d}:k")' 1 'ev:{a}:k' 2>&1 || true)
+	[[ $probe == *"do not hash to the same slot"* ]] || {
+		echo "redis-cluster: this Redis let a #!lua script touch two slots of one node (Redis 7 or later refuses): $probe" >&2
+		exit 1
+	}
 	TEST_REDIS_URL=$(cat "$dir/url") ${GO:-go} test -race -count=1 "${pkgs[@]}"
 	;;
 *)

@@ -14,9 +14,10 @@
 #   --stripe-mock  also make sure stripe-mock is installed (go install); the Go
 #                  tests start it themselves, so it is not started here
 #   --chromium     also make sure /usr/bin/chromium exists (Debian package)
-#   --nginx        also make sure nginx and socat are installed (Debian packages),
-#                  for scripts/nginx-check.sh; installed as root on Debian, and
-#                  otherwise only reported: that check is then skipped
+#   --nginx        also make sure nginx, socat and jq are installed (Debian
+#                  packages), for scripts/nginx-check.sh and rehearse-day.sh;
+#                  installed as root on Debian, and otherwise only reported:
+#                  those checks are then skipped
 #   --stop         stop the throwaway instances started from .services/ and exit
 #
 # Safe to run any number of times; prints one line per service when all is there.
@@ -392,6 +393,7 @@ ensure_nginx() {
 	local missing=() bin
 	nginx_bin >/dev/null || missing+=(nginx)
 	have socat || missing+=(socat)
+	have jq || missing+=(jq)
 	if ((${#missing[@]})) && can_apt; then
 		# The package does not start nginx where policy-rc.d forbids services
 		# (containers); on a machine with systemd it starts the stock site on :80.
@@ -399,13 +401,14 @@ ensure_nginx() {
 		missing=()
 		nginx_bin >/dev/null || die "nginx was installed but is not in PATH or /usr/sbin"
 		have socat || die "socat was installed but is not in PATH"
+		have jq || die "jq was installed but is not in PATH"
 	fi
 	if ((${#missing[@]})); then
-		say "nginx: ${missing[*]} not installed, so make test skips the nginx check (sudo apt-get install -y ${missing[*]})"
+		say "nginx: ${missing[*]} not installed, so make test skips the nginx checks (sudo apt-get install -y ${missing[*]})"
 		return 0
 	fi
 	bin="$(nginx_bin)"
-	say "nginx: $bin ($("$bin" -v 2>&1 | sed 's/^nginx version: //')), socat: $(command -v socat)"
+	say "nginx: $bin ($("$bin" -v 2>&1 | sed 's/^nginx version: //')), socat: $(command -v socat), jq: $(command -v jq)"
 }
 
 # ---------------------------------------------------------------------- main

@@ -212,7 +212,7 @@ const bookingColumns = `b.id, b.event_id, b.user_id, b.payment_id, b.amount_cent
 	ARRAY(SELECT h.id FROM holds h WHERE h.booking_id = b.id ORDER BY h.created_at, h.id), (
 		SELECT coalesce(json_agg(json_build_object('ID', t.id, 'ZoneID', t.zone_id, 'SeatID', coalesce(t.seat_id, ''))
 			ORDER BY t.zone_id, t.number), '[]')
-		FROM booking_tickets l JOIN tickets t ON t.id = l.ticket_id WHERE l.booking_id = b.id)`
+		FROM booking_tickets l CROSS JOIN LATERAL (` + ticketByID + `) t WHERE l.booking_id = b.id)`
 
 func scanBooking(row pgx.Row) (*Booking, error) {
 	var b Booking

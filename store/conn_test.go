@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -55,4 +56,38 @@ func TestStoreInATransaction(t *testing.T) {
 	})
 	_, err := storetest.DB(t).UserByEmail(ctx, email)
 	require.ErrorIs(t, err, store.ErrNotFound, "rolled back with the test")
+}
+
+// A lazy write commits without waiting for the disk, and that setting ends
+// with its transaction: the connection's next statements commit durably again.
+func TestLazyCommitIsItsOwn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, storetest.URL(t))
+	require.NoError(t, err)
+	defer c.Close(ctx)
+	db := store.New(c)
+
+	var inside string
+	err = store.Lazily(ctx, db, func(b *pgx.Batch) {
+		b.Queue(`SELECT current_setting('synchronous_commit')`).QueryRow(func(row pgx.Row) error { return row.Scan(&inside) })
+	})
+	require.NoError(t, err)
+	require.Equal(t, "off", inside)
+	var after string
+	require.NoError(t, c.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&after))
+	require.Equal(t, "on", after, "the lazy setting leaked into the connection")
+
+	// Committed all the same: another connection sees the claim.
+	key := store.NewID("key")
+	claim, err := db.ClaimIdempotencyKey(ctx, "lazy-test", key, []byte("h"))
+	require.NoError(t, err)
+	require.True(t, claim.Owned)
+	require.NoError(t, db.SaveIdempotentResponse(ctx, "lazy-test", key, store.StoredResponse{Status: 201, ContentType: "application/json", Body: []byte(`{}`)}))
+	again, err := storetest.DB(t).ClaimIdempotencyKey(ctx, "lazy-test", key, []byte("h"))
+	require.NoError(t, err)
+	require.NotNil(t, again.Stored)
+	require.Equal(t, 201, again.Stored.Status)
+	require.NoError(t, c.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&after))
+	require.Equal(t, "on", after, "claiming or saving a key leaked the lazy setting")
 }

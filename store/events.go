@@ -379,6 +379,13 @@ func (db *DB) CreateEvent(ctx context.Context, n NewEvent, createdBy string) (*E
 		if err != nil {
 			return fmt.Errorf("insert tickets: %w", translate(err))
 		}
+		// The planner's statistics must know the new rows before the sale
+		// reads them, whether autovacuum runs or not. In a savepoint: an
+		// ANALYZE that fails (cancelled, say) costs the statistics only.
+		_ = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+			_, err := sp.Exec(ctx, `ANALYZE tickets`)
+			return err
+		})
 		return nil
 	})
 	if err != nil {

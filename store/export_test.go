@@ -1,6 +1,11 @@
 package store
 
-import "sync/atomic"
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+)
 
 // CountPasswordChecks makes db count its bcrypt comparisons, for tests that must
 // show a cost without timing it.
@@ -12,3 +17,8 @@ func CountPasswordChecks(db *DB) *atomic.Int64 {
 
 // Loads is how many times c has read an event from PostgreSQL.
 func (c *EventCache) Loads() int64 { return c.loads.Load() }
+
+// Lazily is DB.lazily, for tests.
+func Lazily(ctx context.Context, db *DB, queue func(b *pgx.Batch)) error {
+	return db.lazily(ctx, queue)
+}

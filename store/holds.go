@@ -152,14 +152,18 @@ func (db *DB) CreateHold(ctx context.Context, n NewHold) (*Hold, error) {
 // queueLimit queues the taking of the fan's lock for the event and the count
 // of their tickets in it, held and booked together, with the event's limit.
 // The lock is released with the transaction; two holds of one fan wait for
-// each other there, no one else does.
+// each other there, no one else does. The counts walk the fan's own holds and
+// bookings and their tickets by key (OFFSET 0, as in ticketByID), whatever the
+// planner knows of the tables.
 func queueLimit(b *pgx.Batch, eventID, userID string, max, have *int) {
 	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))`, eventID, userID)
 	b.Queue(`
 		SELECT e.max_tickets_per_user,
-			(SELECT count(*) FROM holds h JOIN hold_tickets ht ON ht.hold_id = h.id AND ht.active
+			(SELECT count(*) FROM holds h CROSS JOIN LATERAL
+				(SELECT FROM hold_tickets ht WHERE ht.hold_id = h.id AND ht.active OFFSET 0) ht
 			 WHERE h.event_id = $1 AND h.user_id = $2 AND h.status = 'ACTIVE')
-			+ (SELECT count(*) FROM bookings b JOIN booking_tickets bt ON bt.booking_id = b.id AND bt.active
+			+ (SELECT count(*) FROM bookings b CROSS JOIN LATERAL
+				(SELECT FROM booking_tickets bt WHERE bt.booking_id = b.id AND bt.active OFFSET 0) bt
 			 WHERE b.event_id = $1 AND b.user_id = $2 AND b.status = 'CONFIRMED')
 		FROM events e WHERE e.id = $1`, eventID, userID).QueryRow(func(row pgx.Row) error {
 		return row.Scan(max, have)
@@ -172,7 +176,13 @@ const holdColumns = `h.id, h.event_id, h.zone_id, h.user_id, h.session_id, h.amo
 	h.expires_at, h.status, coalesce(h.booking_id, ''), h.created_at, e.payment_grace_seconds, (
 		SELECT coalesce(json_agg(json_build_object('ID', t.id, 'ZoneID', t.zone_id, 'SeatID', coalesce(t.seat_id, ''))
 			ORDER BY t.zone_id, t.number), '[]')
-		FROM hold_tickets l JOIN tickets t ON t.id = l.ticket_id WHERE l.hold_id = h.id)`
+		FROM hold_tickets l CROSS JOIN LATERAL (` + ticketByID + `) t WHERE l.hold_id = h.id)`
+
+// ticketByID reads one ticket of a hold or booking by its key. OFFSET 0 keeps
+// the planner from turning the lookup into a join of its choosing: without
+// statistics on tickets (a new event, autovacuum slow or off) it would
+// hash-join over a full scan of every event's tickets, once per read.
+const ticketByID = `SELECT id, zone_id, seat_id, number FROM tickets WHERE id = l.ticket_id OFFSET 0`
 
 func scanHold(row pgx.Row) (*Hold, error) {
 	var (

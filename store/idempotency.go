@@ -57,8 +57,14 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, scope, key string, hash [
 			WHERE idempotency_keys.created_at < now() - $4 * interval '1 second'
 			   OR (idempotency_keys.status = 0 AND idempotency_keys.heartbeat_at < now() - $5 * interval '1 second')
 		RETURNING true`
+	// Lazily (see lazily): a claim lost in a database crash was either
+	// followed by nothing durable, or flushed by what followed.
 	var claimed bool
-	err := db.pool.QueryRow(ctx, q, scope, key, hash, IdempotencyTTL.Seconds(), abandonAfter.Seconds()).Scan(&claimed)
+	err := db.lazily(ctx, func(b *pgx.Batch) {
+		b.Queue(q, scope, key, hash, IdempotencyTTL.Seconds(), abandonAfter.Seconds()).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&claimed)
+		})
+	})
 	if err == nil {
 		return Claim{Owned: true}, nil
 	}
@@ -94,10 +100,14 @@ func (db *DB) HeartbeatIdempotencyKey(ctx context.Context, scope, key string) er
 	return nil
 }
 
-// SaveIdempotentResponse keeps the first answer for replay.
+// SaveIdempotentResponse keeps the first answer for replay. Lazily (see
+// lazily): an answer lost in a database crash leaves the key claimed and
+// silent, and a retry takes it over after abandonAfter and runs again, as when
+// the replica running it crashed.
 func (db *DB) SaveIdempotentResponse(ctx context.Context, scope, key string, r StoredResponse) error {
 	const q = `UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5 WHERE scope = $1 AND key = $2`
-	if _, err := db.pool.Exec(ctx, q, scope, key, r.Status, r.ContentType, r.Body); err != nil {
+	err := db.lazily(ctx, func(b *pgx.Batch) { b.Queue(q, scope, key, r.Status, r.ContentType, r.Body) })
+	if err != nil {
 		return fmt.Errorf("save idempotent response: %w", err)
 	}
 	return nil

@@ -270,12 +270,15 @@ func (db *DB) Unsettled(ctx context.Context, provider string) ([]*payments.Payme
 	return ps, nil
 }
 
-// The test provider's ledger (payments.Ledger).
+// The test provider's ledger (payments.Ledger). It is written lazily (see
+// lazily): a charge's move lost in a database crash was not yet acted on by
+// anything durable (recording the payment's new status would have flushed it),
+// so the payment simply asks the provider again.
 
 // CreateCharge opens a pending test charge.
 func (db *DB) CreateCharge(ctx context.Context, ref string, amountCents int64, currency, clientSecret string) error {
 	const q = `INSERT INTO test_charges (ref, amount_cents, currency, status, client_secret) VALUES ($1, $2, $3, 'pending', $4)`
-	if _, err := db.pool.Exec(ctx, q, ref, amountCents, currency, clientSecret); err != nil {
+	if err := db.lazily(ctx, func(b *pgx.Batch) { b.Queue(q, ref, amountCents, currency, clientSecret) }); err != nil {
 		return fmt.Errorf("create test charge: %w", translate(err))
 	}
 	return nil
@@ -297,7 +300,10 @@ func (db *DB) MoveCharge(ctx context.Context, ref, status string, from ...string
 		UPDATE test_charges SET status = CASE WHEN status = ANY($3) THEN $2 ELSE status END, updated_at = now()
 		WHERE ref = $1 RETURNING status`
 	var now string
-	if err := db.pool.QueryRow(ctx, q, ref, status, from).Scan(&now); err != nil {
+	err := db.lazily(ctx, func(b *pgx.Batch) {
+		b.Queue(q, ref, status, from).QueryRow(func(row pgx.Row) error { return row.Scan(&now) })
+	})
+	if err != nil {
 		if errors.Is(translate(err), ErrNotFound) {
 			return "", fmt.Errorf("test charge %s: %w", ref, ErrNotFound)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/boxofficehq/boxoffice/booking"
 	"github.com/boxofficehq/boxoffice/inventory"
@@ -205,10 +206,12 @@ func fromEcho(he *echo.HTTPError) *apiError {
 }
 
 // unavailable reports errors that mean PostgreSQL or Redis cannot be reached
-// now: the store says so of PostgreSQL; Redis's are network errors and timeouts.
+// now: the store says so of PostgreSQL; Redis's are network errors, timeouts,
+// and every connection of the replica's pool busy past its wait (a burst).
 func unavailable(err error) bool {
 	var ne net.Error
-	return errors.Is(err, store.ErrUnavailable) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
+	return errors.Is(err, store.ErrUnavailable) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, redis.ErrPoolTimeout)
 }
 
 // handleError is echo's error handler: the envelope of API.md for every error.

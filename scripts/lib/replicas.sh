@@ -21,6 +21,9 @@
 #                     replicas use a new database beside it, dropped at exit
 #   TEST_REDIS_URL    the Redis the replicas share
 #   REP_KEEP=1        keep the work dir (logs, the rewritten nginx.conf) at exit
+# and from the sourcing script, after sourcing:
+#   REP_ENV           an array of NAME=VALUE settings given to every replica
+#                     (scripts/rehearse-day.sh raises the per-address limits)
 #
 # What it sets: ROOT, REP_WORK, REP_BIN, REP_DB_URL, REP_ADDR[i], REP_PID[i],
 # REP_LOG[i], NGINX_URL, NGINX_CONF, NGINX_ACCESS_LOG, NGINX_ERROR_LOG,
@@ -39,6 +42,7 @@ REP_WAIT_SECONDS=30
 
 declare -a REP_ADDR=() REP_PID=() REP_LOG=() REP_REDIS_URL=()
 declare -a REP_PROXY_PORT=() REP_PROXY_PID=()
+declare -a REP_ENV=()
 REP_WORK=""
 REP_DB=""
 REP_NGINX_PID=""
@@ -209,7 +213,7 @@ rep_start() {
 		DATABASE_URL="$REP_DB_URL" REDIS_URL="${REP_REDIS_URL[i]}" \
 		BOXOFFICE_ADDR="${REP_ADDR[i]}" BOXOFFICE_SECRET="$REP_SECRET" \
 		BOXOFFICE_ORGANIZER_EMAIL="$REP_ORGANIZER_EMAIL" BOXOFFICE_ORGANIZER_PASSWORD="$REP_ORGANIZER_PASSWORD" \
-		BOXOFFICE_SHUTDOWN_GRACE=2s \
+		BOXOFFICE_SHUTDOWN_GRACE=2s "${REP_ENV[@]}" \
 		"$REP_BIN" serve >>"${REP_LOG[i]}" 2>&1 &
 	REP_PID[i]=$!
 	rep_wait_for "replica $i on ${REP_ADDR[i]}" rep_healthy "$i"
