@@ -165,6 +165,29 @@ func fanoutChild() int {
 		out      = bufio.NewWriter(os.Stdout)
 	)
 	ctx := context.Background()
+	read := func(c *websocket.Conn, number int64) {
+		for {
+			_, data, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			at := time.Now().UnixNano()
+			var m struct {
+				Position int64 `json:"position"`
+			}
+			if json.Unmarshal(data, &m) != nil {
+				continue
+			}
+			admitted := number - m.Position
+			mu.Lock()
+			receipts = append(receipts, receipt{admitted, at})
+			if got[admitted]++; got[admitted] == n {
+				fmt.Fprintf(out, "done %d\n", admitted)
+				_ = out.Flush()
+			}
+			mu.Unlock()
+		}
+	}
 	conns := make([]*websocket.Conn, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64) // stay under the listen backlog
@@ -181,6 +204,10 @@ func fanoutChild() int {
 				return
 			}
 			conns[i] = c
+			// Read from the start: the server pings every client, and drops
+			// one whose pong does not come, which here would be every early
+			// client while thousands more connect.
+			go read(c, first+int64(i))
 		}()
 	}
 	wg.Wait()
@@ -188,32 +215,6 @@ func fanoutChild() int {
 	if err := <-errs; err != nil {
 		fmt.Fprintln(os.Stderr, "fanout child: dial:", err)
 		return 1
-	}
-	for i, c := range conns {
-		number := first + int64(i)
-		go func() {
-			for {
-				_, data, err := c.Read(ctx)
-				if err != nil {
-					return
-				}
-				at := time.Now().UnixNano()
-				var m struct {
-					Position int64 `json:"position"`
-				}
-				if json.Unmarshal(data, &m) != nil {
-					continue
-				}
-				admitted := number - m.Position
-				mu.Lock()
-				receipts = append(receipts, receipt{admitted, at})
-				if got[admitted]++; got[admitted] == n {
-					fmt.Fprintf(out, "done %d\n", admitted)
-					_ = out.Flush()
-				}
-				mu.Unlock()
-			}
-		}()
 	}
 	mu.Lock()
 	fmt.Fprintln(out, "ready")
