@@ -86,6 +86,17 @@ func (e *env) rehearseFault(t *testing.T, ev *store.Event, fans int, cancel floa
 	return r.rep
 }
 
+// requireInvariants runs the rehearsal's invariant check on the event, after
+// waiting for the settler to finish its payments.
+func requireInvariants(t *testing.T, eventID string) {
+	t.Helper()
+	inv, err := rehearse.CheckInvariants(context.Background(), storetest.Pool(t), eventID, 30*time.Second)
+	require.NoError(t, err)
+	for _, c := range inv.Checks {
+		require.True(t, c.OK, "%s: %s", c.Name, c.Detail)
+	}
+}
+
 // refundsDown is a provider whose refunds fail while its switch is on, apart
 // from any wider outage.
 type refundsDown struct {
@@ -224,11 +235,7 @@ func TestFaultStripeWebhooksRepeatedLateOutOfOrder(t *testing.T) {
 	wg.Wait()
 	require.EqualValues(t, 2*fans, duplicates.Load(), "two of each success's three deliveries are known duplicates")
 
-	inv, err := rehearse.CheckInvariants(ctx, storetest.Pool(t), id, 30*time.Second)
-	require.NoError(t, err)
-	for _, c := range inv.Checks {
-		require.True(t, c.OK, "%s: %s", c.Name, c.Detail)
-	}
+	requireInvariants(t, id)
 	for _, p := range all {
 		got, err := e.db.Payment(ctx, p.payment)
 		require.NoError(t, err)
