@@ -75,6 +75,8 @@ type Config struct {
 	Events sale.Store
 	// BookingStore wraps the store under booking; tests inject faults with it.
 	BookingStore func(db *store.DB) booking.Store
+	// Live tunes the live hub (its Log is Log); zero values take its defaults.
+	Live realtime.Options
 }
 
 // App is one replica: every part, built once.
@@ -107,7 +109,9 @@ func New(db *store.DB, rdb redis.UniversalClient, cfg Config) *App {
 	a := &App{DB: db, Redis: rdb, every: cfg.Every.withDefaults(), log: log}
 	a.Line = queue.New(rdb, time.Now)
 	a.Inventory = inventory.New(rdb, time.Now, queue.ActiveKey)
-	a.Hub = realtime.NewHub(rdb, realtime.Options{Log: log})
+	live := cfg.Live
+	live.Log = log
+	a.Hub = realtime.NewHub(rdb, live)
 	var bs booking.Store = db
 	if cfg.BookingStore != nil {
 		bs = cfg.BookingStore(db)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -102,6 +103,45 @@ func TestWaitingRoomNoticesASilentConnection(t *testing.T) {
 	shopper.leave(id)
 	f.wait(`document.querySelector("[data-position]").textContent === "1"`, 20*time.Second)
 	require.True(t, js[bool](f, `window.stillHere === true`))
+}
+
+// TestWaitingRoomWithoutALiveConnection: the page never gets its live socket
+// (every replica's are taken). It asks for the
+// place itself every third of the presence window, so the fan keeps the place
+// past that window, and the poll that finds the turn has come takes the fan
+// to the shop.
+func TestWaitingRoomWithoutALiveConnection(t *testing.T) {
+	t.Parallel()
+	id := newEvent(t, sale{maxActive: 1, presence: 6})
+	shopper := newAPIFan(t, "Shopper")
+	shopper.join(id)
+	for deadline := time.Now().Add(10 * time.Second); !shopper.admitted(id); time.Sleep(100 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "the first fan was never admitted")
+	}
+	f := newFan(t, desktop)
+	me := newAPIFan(t, "No socket")
+	f.signIn(me)
+	// Every socket the page opens is refused at once, as at a replica whose
+	// live connections are all taken (503 at the upgrade).
+	_, err := chromedp.Call(f.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+		window.WebSocket = class {
+			constructor() { this.readyState = 0; setTimeout(() => { this.readyState = 3; this.onclose?.({ code: 1006 }); }, 20); }
+			send() {}
+			close() {}
+		};
+		Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });`})
+	require.NoError(t, err)
+
+	f.open("/events/" + id + "/line")
+	f.wait(`document.querySelector("[data-position]").textContent === "1"`, 20*time.Second)
+	f.wait(`document.querySelector("[data-conn]").dataset.liveState === "reconnecting"`, 10*time.Second)
+	time.Sleep(8 * time.Second) // past presence_seconds without a socket
+	status, place := me.place(id)
+	require.Equal(t, http.StatusOK, status, "the page's own status calls kept the place: %v", place)
+	require.EqualValues(t, 1, place["position"])
+
+	shopper.leave(id)
+	f.waitPath("/events/" + id + "/shop")
 }
 
 // TestCountdownFollowsTheServer: a phone whose clock is an hour fast still

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -135,11 +136,24 @@ func memInUse() int64 {
 // them have that tick's queue.update, and at the end of stdin "stats <p50>
 // <p99> <max>" in nanoseconds from the publish times read on stdin.
 func fanoutChild() int {
-	var wsURL string
+	// "<ws url> <n> [<source address> <first number>]": BenchmarkFanoutReplicas
+	// gives each client process a loopback address of its own (127.0.0.0/8 is
+	// all loopback), so that no source address runs out of ephemeral ports.
+	var wsURL, from string
 	var n int
+	first := int64(firstNumber)
 	if _, err := fmt.Sscan(os.Getenv(fanoutChildEnv), &wsURL, &n); err != nil {
 		fmt.Fprintln(os.Stderr, "fanout child:", err)
 		return 1
+	}
+	if f := strings.Fields(os.Getenv(fanoutChildEnv)); len(f) == 4 {
+		from = f[2]
+		first, _ = strconv.ParseInt(f[3], 10, 64)
+	}
+	opts := &websocket.DialOptions{}
+	if from != "" {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 30 * time.Second}
+		opts.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 	}
 	type receipt struct {
 		admitted, at int64
@@ -151,6 +165,29 @@ func fanoutChild() int {
 		out      = bufio.NewWriter(os.Stdout)
 	)
 	ctx := context.Background()
+	read := func(c *websocket.Conn, number int64) {
+		for {
+			_, data, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			at := time.Now().UnixNano()
+			var m struct {
+				Position int64 `json:"position"`
+			}
+			if json.Unmarshal(data, &m) != nil {
+				continue
+			}
+			admitted := number - m.Position
+			mu.Lock()
+			receipts = append(receipts, receipt{admitted, at})
+			if got[admitted]++; got[admitted] == n {
+				fmt.Fprintf(out, "done %d\n", admitted)
+				_ = out.Flush()
+			}
+			mu.Unlock()
+		}
+	}
 	conns := make([]*websocket.Conn, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64) // stay under the listen backlog
@@ -161,12 +198,16 @@ func fanoutChild() int {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, _, err := websocket.Dial(ctx, fmt.Sprintf("%s/?n=%d", wsURL, firstNumber+i), nil)
+			c, _, err := websocket.Dial(ctx, fmt.Sprintf("%s/?n=%d", wsURL, first+int64(i)), opts)
 			if err != nil {
 				errs <- err
 				return
 			}
 			conns[i] = c
+			// Read from the start: the server pings every client, and drops
+			// one whose pong does not come, which here would be every early
+			// client while thousands more connect.
+			go read(c, first+int64(i))
 		}()
 	}
 	wg.Wait()
@@ -174,32 +215,6 @@ func fanoutChild() int {
 	if err := <-errs; err != nil {
 		fmt.Fprintln(os.Stderr, "fanout child: dial:", err)
 		return 1
-	}
-	for i, c := range conns {
-		number := int64(firstNumber + i)
-		go func() {
-			for {
-				_, data, err := c.Read(ctx)
-				if err != nil {
-					return
-				}
-				at := time.Now().UnixNano()
-				var m struct {
-					Position int64 `json:"position"`
-				}
-				if json.Unmarshal(data, &m) != nil {
-					continue
-				}
-				admitted := number - m.Position
-				mu.Lock()
-				receipts = append(receipts, receipt{admitted, at})
-				if got[admitted]++; got[admitted] == n {
-					fmt.Fprintf(out, "done %d\n", admitted)
-					_ = out.Flush()
-				}
-				mu.Unlock()
-			}
-		}()
 	}
 	mu.Lock()
 	fmt.Fprintln(out, "ready")

@@ -3,9 +3,12 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -105,22 +108,66 @@ func (h *Hub) subscribe(ctx context.Context) {
 	}
 }
 
+// ErrResync ends the clients of an event whose subscription was lost and
+// made again: what was published in between is gone, and Redis itself may
+// have come back empty (the line with it), so each client reconnects and
+// starts again from a snapshot, as after any drop.
+var ErrResync = errors.New("live feed lost messages: reconnect")
+
 // receive fans out bus messages until the subscription closes.
-func (h *Hub) receive(msgs <-chan *redis.Message) {
-	for m := range msgs {
-		id, ok := eventOf(m.Channel)
-		if !ok {
-			continue
+func (h *Hub) receive(msgs <-chan any) {
+	confirmed := make(map[string]bool) // channels whose subscription Redis confirmed
+	for in := range msgs {
+		switch m := in.(type) {
+		case *redis.Subscription:
+			switch m.Kind {
+			case "subscribe":
+				if confirmed[m.Channel] {
+					// go-redis subscribes again only after a lost connection.
+					if id, ok := eventOf(m.Channel); ok {
+						h.resync(id)
+					}
+				}
+				confirmed[m.Channel] = true
+			case "unsubscribe":
+				delete(confirmed, m.Channel)
+			}
+		case *redis.Message:
+			h.fanOut(m)
 		}
-		ev := h.event(id)
-		if ev == nil {
-			continue // the last local client left after the message was sent
-		}
-		var msg Message
-		if err := json.Unmarshal([]byte(m.Payload), &msg); err != nil {
-			h.log.Warn("live message undecodable", "event", id, "err", err)
-			continue
-		}
-		ev.deliver(&msg)
 	}
+}
+
+// resync ends every local client of the event with StatusTryAgainLater.
+func (h *Hub) resync(eventID string) {
+	ev := h.event(eventID)
+	if ev == nil {
+		return
+	}
+	ev.mu.Lock()
+	all := slices.Clone(ev.clients)
+	ev.mu.Unlock()
+	h.log.Warn("live subscription restored: clients told to reconnect", "event", eventID, "clients", len(all))
+	for _, c := range all {
+		c.mu.Lock()
+		c.shutdown(ErrResync, websocket.StatusTryAgainLater, "reconnect")
+		c.mu.Unlock()
+	}
+}
+
+func (h *Hub) fanOut(m *redis.Message) {
+	id, ok := eventOf(m.Channel)
+	if !ok {
+		return
+	}
+	ev := h.event(id)
+	if ev == nil {
+		return // the last local client left after the message was sent
+	}
+	var msg Message
+	if err := json.Unmarshal([]byte(m.Payload), &msg); err != nil {
+		h.log.Warn("live message undecodable", "event", id, "err", err)
+		return
+	}
+	ev.deliver(&msg)
 }

@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -214,4 +218,78 @@ func TestOrderedBacklogClosesTheClient(t *testing.T) {
 	// policy violation or just a dropped connection; either way it is gone.
 	status := slow.closeStatus()
 	require.Contains(t, []websocket.StatusCode{websocket.StatusPolicyViolation, -1}, status)
+}
+
+// cutProxy forwards TCP to Redis until cut, which drops every connection
+// through it (new ones are let through again): a link lost, as when Redis
+// restarts or fails over.
+type cutProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &cutProxy{ln: ln}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// A subscription lost and made again may have missed messages, and Redis may
+// have come back empty (the line with it): the event's clients are told to
+// reconnect (1013, try again later), so each starts again from a snapshot.
+func TestLostSubscriptionTellsClientsToReconnect(t *testing.T) {
+	t.Parallel()
+	raw := os.Getenv("TEST_REDIS_URL")
+	if strings.Contains(raw, "addr=") {
+		t.Skip("a Redis Cluster: the proxy stands in front of one node")
+	}
+	o, err := redis.ParseURL(raw)
+	require.NoError(t, err)
+	p := newCutProxy(t, o.Addr)
+	r := newReplica(t, Options{}, func(r *replica) {
+		r.rdb = redis.NewClient(&redis.Options{Addr: p.ln.Addr().String(), DB: o.DB, Password: o.Password})
+	})
+	ev := newEventID(t)
+	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Status: queue.StatusNone}, false)
+	waitClients(t, r.hub, ev, 1)
+	waitSubscribed(t, newRedis(t), ev, 1)
+	// A message through the subscription: its confirmation has been read.
+	publish(t, r.hub, ev, Message{Type: TypeSaleUpdate, SaleStatus: "open"})
+	require.Equal(t, "open", f.read().SaleStatus)
+
+	p.cut()
+	require.Equal(t, websocket.StatusTryAgainLater, f.closeStatus())
+	require.ErrorIs(t, <-r.served, ErrResync)
+	waitClients(t, r.hub, ev, 0)
 }

@@ -103,7 +103,9 @@ func NewHub(rdb redis.UniversalClient, opts Options) *Hub {
 	}
 	h.bufs.New = func() any { b := make([]byte, 0, 256); return &b }
 	// A large buffer absorbs bursts while the bus goroutine fans out a tick.
-	msgs := h.ps.Channel(redis.WithChannelSize(1024))
+	// The subscriptions' confirmations come too: a second one for a channel
+	// is a resubscription after a lost connection (see receive).
+	msgs := h.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
 	h.loops.Add(2)
 	go func() {
 		defer h.loops.Done()

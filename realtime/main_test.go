@@ -36,6 +36,12 @@ func TestMain(m *testing.M) {
 	if os.Getenv(fanoutChildEnv) != "" {
 		os.Exit(fanoutChild()) // BenchmarkFanout's clients, in their own process
 	}
+	if ev := os.Getenv(replicaChildEnv); ev != "" {
+		os.Exit(serverChild(ev)) // BenchmarkFanoutReplicas's replicas
+	}
+	if os.Getenv(echoChildEnv) != "" {
+		os.Exit(serverChild("")) // and its baseline
+	}
 	if os.Getenv("TEST_REDIS_URL") == "" {
 		fmt.Fprintln(os.Stderr, "TEST_REDIS_URL is not set: run the tests with `make test` (or `make bench`), which starts Redis and sets it")
 		os.Exit(1)

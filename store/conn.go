@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 
 	"github.com/jackc/pgx/v5"
@@ -42,6 +43,10 @@ func unavailable(err error) bool {
 		// about the statement.
 		return pge.Code == "57P01" || pge.Code == "57P02" || pge.Code == "57P03" || pge.Code == "53300"
 	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
+		return true
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		// The server went away mid-answer (a crash, an immediate shutdown, a
+		// proxy cutting the link): the connection is gone, not the statement wrong.
 		return true
 	}
 	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)

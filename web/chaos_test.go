@@ -322,6 +322,7 @@ func TestMoneyUnderChaos(t *testing.T) {
 	t.Logf("settled %v after the faults", time.Since(began))
 	checkInvariants(t, one, ev)
 	checkMoney(t, one, ev)
+	requireInvariants(t, ev.ID)
 	t.Logf("%d writes died with replica two", doomed.lost.Load())
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/payments"
 	"github.com/boxofficehq/boxoffice/queue"
+	"github.com/boxofficehq/boxoffice/realtime"
 	"github.com/boxofficehq/boxoffice/sale"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
@@ -59,6 +60,7 @@ type envParts struct {
 	provider func(db *store.DB) payments.Provider
 	store    func(db *store.DB) booking.Store
 	every    app.Intervals
+	live     realtime.Options
 }
 
 // quiet is the loops' pace in tests that step things themselves.
@@ -87,7 +89,7 @@ func newEnvWith(t testing.TB, parts envParts, opts ...func(*web.Config)) *env {
 	}
 	lst := &listing{DB: db, ids: map[string]bool{}}
 	a := app.New(db, rdb, app.Config{Secret: testSecret, Provider: provider, Events: lst, BookingStore: parts.store,
-		Every: every, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Every: every, Live: parts.live, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	api := a.API
 	if len(opts) > 0 {
 		cfg := a.Web

@@ -254,6 +254,7 @@ func TestLiveCaps(t *testing.T) {
 	require.Contains(t, metrics, `boxoffice_refused_total{limit="live_per_address"} `)
 	require.Contains(t, metrics, `boxoffice_refused_total{limit="live_per_fan"} 1`)
 	require.Contains(t, metrics, `boxoffice_refused_total{limit="max_live"} 1`)
+	require.Contains(t, metrics, "\nboxoffice_live_connections 5\n", "the replica's open live connections")
 }
 
 // An IPv6 client is its /64: the addresses a subscriber's devices pick from one

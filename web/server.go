@@ -135,6 +135,14 @@ func New(cfg Config) *Server {
 	}
 	s.warn = slog.New(Throttle(s.log.Handler(), warnEvery))
 	s.metrics = newMetrics(s.registry)
+	s.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "boxoffice_live_connections",
+		Help: "Live WebSockets open on this replica (BOXOFFICE_MAX_LIVE caps them).",
+	}, func() float64 {
+		s.caps.mu.Lock()
+		defer s.caps.mu.Unlock()
+		return float64(s.caps.total)
+	}))
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.answerError
@@ -204,8 +212,10 @@ func (s *Server) readyz(c echo.Context) error {
 		answer = map[string]string{}
 		status = http.StatusOK
 	)
-	for name, ping := range checks {
+	for name := range checks { // all before any check runs: they write here too
 		answer[name] = "ok"
+	}
+	for name, ping := range checks {
 		if ping == nil {
 			continue
 		}

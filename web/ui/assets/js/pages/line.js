@@ -171,6 +171,29 @@ $("[data-rejoin]").addEventListener("click", async (e) => {
   button.disabled = false;
 });
 
+// Without a live connection (every replica's live sockets are taken, or the
+// network is down) the page asks for the place itself now and then, so the
+// fan sees it move and keeps it: a status call is a sign of life, and a fan
+// with neither for presence_seconds loses the place. The pace is a third of
+// that window, at most a minute, jittered so a crowd does not ask at once;
+// api.js waits out any Retry-After.
+let presence = 300;
+let pollTimer = null;
+function pollWhileOffline(s) {
+  if (s === "live" || leaving) {
+    clearTimeout(pollTimer);
+    pollTimer = null;
+    return;
+  }
+  if (pollTimer) return;
+  const every = () => Math.min(60, presence / 3) * (0.75 + Math.random() / 2) * 1000;
+  const poll = async () => {
+    await refresh();
+    if (pollTimer) pollTimer = setTimeout(poll, every());
+  };
+  pollTimer = setTimeout(poll, every());
+}
+
 let conn = null;
 function connect() {
   if (conn) return;
@@ -178,6 +201,10 @@ function connect() {
   conn = live(id, {
     onMessage: onLive,
     onState: (s) => {
+      // Back after a drop: the place may have changed meanwhile, or be gone
+      // with the line (the server drops every socket when Redis lost its data).
+      if (s === "live" && state.dataset.liveState === "reconnecting") refresh();
+      pollWhileOffline(s);
       state.dataset.liveState = s;
       state.textContent = s === "live" ? "Live: your place updates by itself." : "Reconnecting… you keep your place.";
     },
@@ -190,6 +217,7 @@ try {
     get(`${ev(id)}/queue`).catch((err) => err),
   ]);
   $("[data-event-name]").textContent = event.name;
+  if (event.presence_seconds > 0) presence = event.presence_seconds;
   document.title = `Waiting room: ${event.name} · Boxoffice`;
   if (!(p instanceof Error)) {
     update(p);
