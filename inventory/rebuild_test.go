@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/boxofficehq/boxoffice/inventory"
@@ -16,8 +17,25 @@ import (
 func (f *fixture) deleteKeys(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := f.rdb.Keys(ctx, "ev:{"+f.ev+"}:inv:*").Result()
-	require.NoError(t, err)
+	pattern := "ev:{" + f.ev + "}:inv:*"
+	var keys []string
+	// On a cluster KEYS asks one node: ask every master (the keys share a
+	// slot, so one of them has them all).
+	cluster, ok := f.rdb.(*redis.ClusterClient)
+	if ok {
+		var mu sync.Mutex
+		require.NoError(t, cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			found, err := c.Keys(ctx, pattern).Result()
+			mu.Lock()
+			keys = append(keys, found...)
+			mu.Unlock()
+			return err
+		}))
+	} else {
+		var err error
+		keys, err = f.rdb.Keys(ctx, pattern).Result()
+		require.NoError(t, err)
+	}
 	require.NotEmpty(t, keys)
 	require.NoError(t, f.rdb.Del(ctx, keys...).Err())
 }
