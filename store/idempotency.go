@@ -106,7 +106,11 @@ func (db *DB) HeartbeatIdempotencyKey(ctx context.Context, scope, key string) er
 // the replica running it crashed.
 func (db *DB) SaveIdempotentResponse(ctx context.Context, scope, key string, r StoredResponse) error {
 	const q = `UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5 WHERE scope = $1 AND key = $2`
-	err := db.lazily(ctx, func(b *pgx.Batch) { b.Queue(q, scope, key, r.Status, r.ContentType, r.Body) })
+	body := r.Body
+	if body == nil {
+		body = []byte{} // an answer without one (204): nil would be NULL
+	}
+	err := db.lazily(ctx, func(b *pgx.Batch) { b.Queue(q, scope, key, r.Status, r.ContentType, body) })
 	if err != nil {
 		return fmt.Errorf("save idempotent response: %w", err)
 	}

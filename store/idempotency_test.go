@@ -74,3 +74,21 @@ func TestIdempotencyKeyOfADeadOwnerIsTakenOver(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, claim.Owned)
 }
+
+// An answer without a body (204 No Content, as signing out answers) is kept
+// and replayed like any other.
+func TestIdempotentAnswerWithoutABody(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.DB(t)
+	scope := store.NewID("scope")
+	claim, err := db.ClaimIdempotencyKey(ctx, scope, "k", []byte("hash"))
+	require.NoError(t, err)
+	require.True(t, claim.Owned)
+	require.NoError(t, db.SaveIdempotentResponse(ctx, scope, "k", store.StoredResponse{Status: 204}))
+	again, err := db.ClaimIdempotencyKey(ctx, scope, "k", []byte("hash"))
+	require.NoError(t, err)
+	require.NotNil(t, again.Stored)
+	require.Equal(t, 204, again.Stored.Status)
+	require.Empty(t, again.Stored.Body)
+}
