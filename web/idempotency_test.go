@@ -93,3 +93,16 @@ func TestIdempotencyKeyScopeAndErrors(t *testing.T) {
 	require.Equal(t, r1.Body, r2.Body)
 	require.Equal(t, "true", r2.Header.Get("Idempotent-Replayed"))
 }
+
+// Signing out with an Idempotency-Key (as the pages send every write) answers
+// 204, and so does its replay.
+func TestLogoutWithAKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	token, _ := e.fan()
+	key := store.NewID("key")
+	first := e.call(http.MethodPost, "/api/v1/auth/logout", token, nil, "Idempotency-Key", key)
+	require.Equal(t, http.StatusNoContent, first.Status, "%s", first.Body)
+	again := e.call(http.MethodPost, "/api/v1/auth/logout", token, nil, "Idempotency-Key", key)
+	require.Equal(t, http.StatusNoContent, again.Status, "%s", again.Body)
+}
