@@ -95,7 +95,7 @@ func TestIdempotencyKeyScopeAndErrors(t *testing.T) {
 }
 
 // Signing out with an Idempotency-Key (as the pages send every write) answers
-// 204, and so does its replay.
+// 204 and keeps that answer, and the same request again answers 204 too.
 func TestLogoutWithAKey(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -103,6 +103,12 @@ func TestLogoutWithAKey(t *testing.T) {
 	key := store.NewID("key")
 	first := e.call(http.MethodPost, "/api/v1/auth/logout", token, nil, "Idempotency-Key", key)
 	require.Equal(t, http.StatusNoContent, first.Status, "%s", first.Body)
+	var kept int
+	require.NoError(t, e.db.Pool().QueryRow(context.Background(),
+		`SELECT status FROM idempotency_keys WHERE key = $1`, key).Scan(&kept), "the first answer was not kept")
+	require.Equal(t, http.StatusNoContent, kept)
+	// The same click again: the token is gone, so it is a visitor's sign-out,
+	// which still answers 204 (and clears the cookie).
 	again := e.call(http.MethodPost, "/api/v1/auth/logout", token, nil, "Idempotency-Key", key)
 	require.Equal(t, http.StatusNoContent, again.Status, "%s", again.Body)
 }
