@@ -13,15 +13,17 @@ let lobbyTimer = null;
 let spokenAt = 0;
 let spokenPosition = null;
 let leaving = false;
+let panel = null; // the panel shown
 
 renderAccount();
 $("[data-audit]").href = `/api/v1${ev(id)}/queue/audit`;
 $("[data-shop]").href = pageOf(id, "shop");
 
-function show(panel) {
+function show(which) {
+  panel = which;
   $("[data-loading]").hidden = true;
-  for (const el of $$("[data-panel]")) el.hidden = el.dataset.panel !== panel;
-  $("[data-keep]").hidden = panel === "gone" || panel === "admitted";
+  for (const el of $$("[data-panel]")) el.hidden = el.dataset.panel !== which;
+  $("[data-keep]").hidden = which === "gone" || which === "admitted";
 }
 
 const outlooks = {
@@ -167,7 +169,10 @@ function onLive(msg) {
 $("[data-rejoin]").addEventListener("click", async (e) => {
   const button = e.currentTarget;
   button.disabled = true;
-  if (await join()) connect();
+  if (await join()) {
+    connect();
+    pollWhileOffline($("[data-conn]").dataset.liveState); // back in line, maybe still offline
+  }
   button.disabled = false;
 });
 
@@ -188,6 +193,12 @@ function pollWhileOffline(s) {
   if (pollTimer) return;
   const every = () => Math.min(60, presence / 3) * (0.75 + Math.random() / 2) * 1000;
   const poll = async () => {
+    // Nothing to keep once the fan is on the way to the shop or has no place
+    // (joining again reconnects, which starts this again if need be).
+    if (leaving || panel === "gone") {
+      pollTimer = null;
+      return;
+    }
     await refresh();
     if (pollTimer) pollTimer = setTimeout(poll, every());
   };
