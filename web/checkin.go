@@ -79,9 +79,12 @@ func (s *Server) withCodes(b bookingJSON) bookingJSON {
 	for i, t := range b.Tickets {
 		code := s.door.Code(b.EventID, b.ID, t.ID)
 		b.Tickets[i].Code = code
-		if q, err := door.QROf(code); err == nil { // a code always fits: it is short and alphanumeric
-			b.Tickets[i].QR = &qrJSON{Size: q.Size, Path: q.Path}
+		q, err := door.QROf(code)
+		if err != nil { // a code is short and alphanumeric: it always fits, unless the encoder broke
+			s.log.Error("draw a ticket's QR code", "booking", b.ID, "err", err)
+			continue
 		}
+		b.Tickets[i].QR = &qrJSON{Size: q.Size, Path: q.Path}
 	}
 	return b
 }

@@ -122,7 +122,7 @@ try {
   if (!user) {
     needSignIn(new ApiError(401, null));
   } else if (user.role !== "organizer") {
-    notice(message, "Only the event's organizers can check tickets in. Sign in with an organizer account.");
+    notice(message, "Only organizers can check tickets in. Sign in with an organizer account.");
   } else {
     const { event } = await get(ev(id));
     $("[data-title]").textContent = `Door check-in: ${event.name}`;
