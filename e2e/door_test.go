@@ -128,6 +128,6 @@ func TestDoorIsForOrganizers(t *testing.T) {
 	f := newFan(t, desktop)
 	f.signIn(newAPIFan(t, "Curious Fan"))
 	f.open("/events/" + id + "/door")
-	f.wait(`document.querySelector("[data-message]").textContent.includes("Only the event's organizers")`, 10*time.Second)
+	f.wait(`document.querySelector("[data-message]").textContent.includes("Only organizers can check tickets in")`, 10*time.Second)
 	require.Zero(t, f.count("[data-door]:not([hidden])"))
 }
