@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -22,6 +21,7 @@ import (
 	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/rehearse"
+	"github.com/boxofficehq/boxoffice/rehearse/rehearsetest"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
@@ -187,49 +187,25 @@ func newFaultSale(t *testing.T, db *store.DB, fans int) *faultSale {
 }
 
 // booked is how many tickets are booked now, or -1 when PostgreSQL cannot say.
-func (s *faultSale) booked() int {
-	var n int
-	if err := s.db.Pool().QueryRow(context.Background(),
-		`SELECT count(*) FROM tickets WHERE event_id = $1 AND status = 'BOOKED'`, s.eventID).Scan(&n); err != nil {
-		return -1
-	}
-	return n
-}
+func (s *faultSale) booked() int { return rehearsetest.Booked(s.db.Pool(), s.eventID) }
 
-// run lets the crowd loose on serve at base and calls fault once the first
-// tickets are booked; it returns the report, whose invariants it requires to
-// hold, and how many tickets were booked when the fault struck.
+// run lets the crowd loose on serve and calls fault once the first tickets
+// are booked (rehearsetest.Crowd); serve's errors are logged if the test fails.
 func (s *faultSale) run(t *testing.T, srv *served, check rehearse.Querier, fault func()) (*rehearse.Report, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	type result struct {
-		rep *rehearse.Report
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		rep, err := rehearse.Run(ctx, rehearse.Config{URL: srv.base, EventID: s.eventID, Fans: s.fans, Duration: 40 * time.Second,
-			Concurrency: 32, Prefix: s.prefix, Password: "rehearse-password", Seed: 11, Cancel: 0.2, Abandon: 0.1,
-			DoubleClick: 0.2, DB: check, SettleWait: 20 * time.Second})
-		done <- result{rep, err}
-	}()
-	require.Eventually(t, func() bool { return s.booked() >= 3 }, 60*time.Second, 10*time.Millisecond, "the sale books its first tickets")
-	before := s.booked()
-	fault()
-	r := <-done
-	require.NoError(t, r.err)
-	var text bytes.Buffer
-	require.NoError(t, r.rep.WriteText(&text))
-	t.Log("\n" + text.String())
-	for _, rec := range srv.log.records() {
-		if rec["level"] == "ERROR" {
-			t.Logf("serve logged: %v", rec)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
 		}
-	}
-	require.True(t, r.rep.OK, "broken: %v", r.rep.Broken())
-	require.Len(t, r.rep.Checks, 6, "the database's four invariants and the client's two")
-	return r.rep, before
+		for _, rec := range srv.log.records() {
+			if rec["level"] == "ERROR" {
+				t.Logf("serve logged: %v", rec)
+			}
+		}
+	})
+	return rehearsetest.Crowd(t, rehearse.Config{URL: srv.base, EventID: s.eventID, Fans: s.fans, Duration: 40 * time.Second,
+		Concurrency: 32, Prefix: s.prefix, Password: "rehearse-password", Seed: 11, Cancel: 0.2, Abandon: 0.1,
+		DoubleClick: 0.2, DB: check, SettleWait: 20 * time.Second}, fault)
 }
 
 // requireRedisAgrees checks that Redis's inventory of the event is

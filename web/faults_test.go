@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/boxofficehq/boxoffice/payments/stripemock"
 	"github.com/boxofficehq/boxoffice/realtime"
 	"github.com/boxofficehq/boxoffice/rehearse"
+	"github.com/boxofficehq/boxoffice/rehearse/rehearsetest"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 	"github.com/boxofficehq/boxoffice/web"
@@ -48,43 +48,14 @@ func faultEvent(t *testing.T, e *env) *store.Event {
 	return ev
 }
 
-func (e *env) booked(eventID string) int {
-	var n int
-	require.NoError(e.t, e.db.Pool().QueryRow(context.Background(),
-		`SELECT count(*) FROM tickets WHERE event_id = $1 AND status = 'BOOKED'`, eventID).Scan(&n))
-	return n
-}
-
 // rehearseFault runs a crowd of fans on the event and, once the first tickets
-// are booked, the fault (nil: none). It requires every check of the report,
-// the database's invariants among them, to hold.
+// are booked, the fault (nil: none); see rehearsetest.Crowd.
 func (e *env) rehearseFault(t *testing.T, ev *store.Event, fans int, cancel float64, fault func()) *rehearse.Report {
 	t.Helper()
-	ctx, cancelRun := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancelRun()
-	type result struct {
-		rep *rehearse.Report
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		rep, err := rehearse.Run(ctx, rehearse.Config{URL: e.srv.URL, EventID: ev.ID, Fans: fans, Duration: 40 * time.Second,
-			Concurrency: 32, Prefix: strings.ToLower(store.NewID("fault")), Password: "rehearse-password", Seed: 13,
-			Cancel: cancel, Abandon: 0.1, DoubleClick: 0.2, DB: storetest.Pool(t), SettleWait: 30 * time.Second})
-		done <- result{rep, err}
-	}()
-	if fault != nil {
-		require.Eventually(t, func() bool { return e.booked(ev.ID) >= 3 }, time.Minute, 10*time.Millisecond, "the sale books its first tickets")
-		fault()
-	}
-	r := <-done
-	require.NoError(t, r.err)
-	var text bytes.Buffer
-	require.NoError(t, r.rep.WriteText(&text))
-	t.Log("\n" + text.String())
-	require.True(t, r.rep.OK, "broken: %v", r.rep.Broken())
-	require.Len(t, r.rep.Checks, 6, "the database's four invariants and the client's two")
-	return r.rep
+	rep, _ := rehearsetest.Crowd(t, rehearse.Config{URL: e.srv.URL, EventID: ev.ID, Fans: fans, Duration: 40 * time.Second,
+		Concurrency: 32, Prefix: strings.ToLower(store.NewID("fault")), Password: "rehearse-password", Seed: 13,
+		Cancel: cancel, Abandon: 0.1, DoubleClick: 0.2, DB: storetest.Pool(t), SettleWait: 30 * time.Second}, fault)
+	return rep
 }
 
 // requireInvariants runs the rehearsal's invariant check on the event, after
