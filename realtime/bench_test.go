@@ -53,7 +53,8 @@ func BenchmarkFanout(b *testing.B) {
 func benchmarkFanout(b *testing.B, n int, blocking bool) {
 	rdb := newRedis(b)
 	ev := newEventID(b)
-	hub := NewHub(rdb, Options{})
+	// Every client gets every step: this measures the fan-out, not the pacing.
+	hub := NewHub(rdb, Options{WaitingEvery: -1})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		accept := Accept
 		if blocking {

@@ -65,6 +65,15 @@ type client struct {
 	closing  bool  // nothing more is written; pending writes were dropped
 	err      error // why the hub ended the connection
 	ping     *time.Timer
+	// Pacing of the coalescing writes (queue, zones) for a client that is not
+	// shopping: a round starts at most every `every` (0: no pacing) and sends
+	// the changes up to roundSeq, the last one before it began. The timer
+	// wakes the writer when the next round is due.
+	every     time.Duration
+	round     time.Time
+	roundSeq  uint64
+	paceTimer *time.Timer
+	paceAt    time.Time // when paceTimer fires; zero when it is not armed
 }
 
 type pending struct {
@@ -122,7 +131,8 @@ func (c *client) enqueue(b []byte) {
 	c.kick()
 }
 
-func (c *client) offerQueue(q queueSlot) {
+// offerQueue sets the client's next queue.update, paced by every.
+func (c *client) offerQueue(q queueSlot, every time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
@@ -131,10 +141,12 @@ func (c *client) offerQueue(q queueSlot) {
 	c.seq++
 	q.seq = c.seq
 	c.queue = q
-	c.kick()
+	c.kickPaced(every)
 }
 
-func (c *client) offerTick(t *tick, number int64) { c.offerQueue(queueSlot{tick: t, number: number}) }
+func (c *client) offerTick(t *tick, number int64, every time.Duration) {
+	c.offerQueue(queueSlot{tick: t, number: number}, every)
+}
 
 func (c *client) clearQueue() {
 	c.mu.Lock()
@@ -142,7 +154,58 @@ func (c *client) clearQueue() {
 	c.mu.Unlock()
 }
 
-func (c *client) offerZone(zone string, avail []byte, seats *seatBatch) {
+// admitted drops a pending position, which the admission would contradict,
+// and ends the pacing: a shopping fan gets every change at once.
+func (c *client) admitted() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queue = queueSlot{}
+	if c.every != 0 {
+		c.every = 0
+		if len(c.zones) > 0 {
+			c.kick()
+		}
+	}
+}
+
+// pacedDue reports whether a round may start at now. Runs under c.mu.
+func (c *client) pacedDue(now time.Time) bool {
+	return c.every == 0 || !now.Before(c.round.Add(c.every))
+}
+
+// kickPaced starts a writer for a coalescing change now if a round is due,
+// else arms the timer for when it is: a waiting fan's change costs no
+// goroutine until then. Runs under c.mu.
+func (c *client) kickPaced(every time.Duration) {
+	c.every = every
+	if c.pacedDue(time.Now()) {
+		c.kick()
+		return
+	}
+	c.armPace(c.round.Add(c.every))
+}
+
+// armPace makes sure a writer starts by at. Runs under c.mu.
+func (c *client) armPace(at time.Time) {
+	if !c.paceAt.IsZero() && !c.paceAt.After(at) {
+		return // armed for then or sooner
+	}
+	c.paceAt = at
+	if c.paceTimer == nil {
+		c.paceTimer = time.AfterFunc(time.Until(at), c.paceDue)
+	} else {
+		c.paceTimer.Reset(time.Until(at))
+	}
+}
+
+func (c *client) paceDue() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.paceAt = time.Time{}
+	c.kick()
+}
+
+func (c *client) offerZone(zone string, avail []byte, seats *seatBatch, every time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
@@ -168,7 +231,7 @@ func (c *client) offerZone(zone string, avail []byte, seats *seatBatch) {
 		}
 		z.seatsSeq = c.seq
 	}
-	c.kick()
+	c.kickPaced(every)
 }
 
 // shutdown ends the connection with a close frame and drops what is pending.
@@ -191,6 +254,9 @@ func (c *client) stopLocked(cause error) {
 	c.snap, c.fifo, c.queue, c.zones = nil, nil, queueSlot{}, nil
 	if c.ping != nil {
 		c.ping.Stop()
+	}
+	if c.paceTimer != nil {
+		c.paceTimer.Stop()
 	}
 }
 

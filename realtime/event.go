@@ -133,7 +133,7 @@ func (ev *event) tick(m *Message) {
 		}
 		for c := ev.byUser[u]; c != nil; c = c.nextTab {
 			c.info.Status = queue.StatusAdmitted
-			c.clearQueue()
+			c.admitted()
 		}
 	}
 	if len(local) > 0 {
@@ -143,9 +143,40 @@ func (ev *event) tick(m *Message) {
 	}
 	for _, c := range ev.clients {
 		if c.movedBy(t) {
-			c.offerTick(t, c.info.Number)
+			c.offerTick(t, c.info.Number, ev.pace(c))
 		}
 	}
+}
+
+// inLine reports whether the client's fan waits in line. Runs under ev.mu.
+func (c *client) inLine() bool {
+	switch c.info.Status {
+	case queue.StatusLobby, queue.StatusWaiting, queue.StatusSoldOut:
+		return true
+	}
+	return false
+}
+
+// Beyond this many places from the front, a waiting fan's updates slow down
+// in proportion, down to one every farthest × Options.WaitingEvery.
+const (
+	nearPlaces = 1000
+	farthest   = 10
+)
+
+// pace is how often the client gets coalescing changes (0: every flush). A
+// shopping fan needs each seat as it goes; a fan far back in line needs to
+// see the place move, not each step of it. Runs under ev.mu.
+func (ev *event) pace(c *client) time.Duration {
+	every := ev.hub.opts.WaitingEvery
+	if every < 0 || c.info.Status == queue.StatusAdmitted {
+		return 0
+	}
+	if ev.last != nil && c.movedBy(ev.last) {
+		ahead := c.info.Number - ev.last.admitted
+		every *= time.Duration(min(max(ahead/nearPlaces, 1), farthest))
+	}
+	return every
 }
 
 func (ev *event) targeted(m *Message) {
@@ -167,10 +198,10 @@ func (ev *event) targeted(m *Message) {
 			if m.Status != "" {
 				c.info.Status = m.Status
 			}
-			c.offerQueue(queueSlot{msg: b})
+			c.offerQueue(queueSlot{msg: b}, 0) // an answer to the fan's own change: at once
 		case TypeSessionAdmitted:
 			c.info.Status = queue.StatusAdmitted
-			c.clearQueue() // a queued "waiting, position 1" would contradict the admission
+			c.admitted()
 			c.enqueue(b)
 		case TypeSessionExpired:
 			c.info.Status = queue.StatusExpired
@@ -193,7 +224,7 @@ func (ev *event) setNumbers(numbers map[string]int64) {
 				c.info.Status = queue.StatusWaiting
 			}
 			if ev.last != nil && c.movedBy(ev.last) {
-				c.offerTick(ev.last, n) // show the position now rather than at the next tick
+				c.offerTick(ev.last, n, 0) // show the position now rather than at the next tick
 			}
 		}
 	}
@@ -265,7 +296,13 @@ func (ev *event) flushZone(z *zoneState) {
 		return
 	}
 	for _, c := range ev.clients {
-		c.offerZone(z.id, avail, seats)
+		if !c.inLine() {
+			c.offerZone(z.id, avail, seats, ev.pace(c))
+		} else if avail != nil {
+			// A fan in line sees counts, not seats: the seat map is read when
+			// shopping begins. Seat batches would pile up per fan between rounds.
+			c.offerZone(z.id, avail, nil, ev.pace(c))
+		}
 	}
 }
 

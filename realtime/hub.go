@@ -39,6 +39,13 @@ type Options struct {
 	// FlushInterval is the least time between two flushes of one zone's
 	// availability and seat changes. Default 100 ms.
 	FlushInterval time.Duration
+	// WaitingEvery is the least time between two rounds of the changes that
+	// coalesce (position, availability, seats) to a client that is not
+	// shopping: a fan in line, on the event page or on the dashboard. A fan
+	// n thousand places from the front gets them n times less often, at most
+	// ten times. Shopping fans get every flush. Default 1 s; negative: every
+	// client gets every flush.
+	WaitingEvery time.Duration
 	// Log gets what cannot be returned: bus and subscription errors. Default: discard.
 	Log *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -57,6 +64,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = 100 * time.Millisecond
+	}
+	if o.WaitingEvery == 0 {
+		o.WaitingEvery = time.Second
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)

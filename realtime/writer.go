@@ -48,15 +48,36 @@ func (c *client) next() (j job, ok bool) {
 	if len(c.fifo) > 0 {
 		consider(fifo, 0, c.fifo[0].seq)
 	}
+	// A round of paced changes sends what was pending when it began; what
+	// changes meanwhile waits for the next. An ordered message waiting behind
+	// paced changes lets them all go first: the client sees the bus order.
+	var newest uint64
 	if c.queue.set() {
+		newest = c.queue.seq
+	}
+	for i := range c.zones {
+		newest = max(newest, c.zones[i].availSeq, c.zones[i].seatsSeq)
+	}
+	if newest > c.roundSeq {
+		now := time.Now()
+		switch {
+		case c.every == 0 || len(c.fifo) > 0:
+			c.roundSeq = c.seq
+		case c.pacedDue(now):
+			c.round, c.roundSeq = now, c.seq
+		default:
+			c.armPace(c.round.Add(c.every))
+		}
+	}
+	if c.queue.set() && c.queue.seq <= c.roundSeq {
 		consider(queue, 0, c.queue.seq)
 	}
 	for i := range c.zones {
-		if c.zones[i].avail != nil {
-			consider(avail, i, c.zones[i].availSeq)
+		if z := &c.zones[i]; z.avail != nil && z.availSeq <= c.roundSeq {
+			consider(avail, i, z.availSeq)
 		}
-		if c.zones[i].seats != nil {
-			consider(seats, i, c.zones[i].seatsSeq)
+		if z := &c.zones[i]; z.seats != nil && z.seatsSeq <= c.roundSeq {
+			consider(seats, i, z.seatsSeq)
 		}
 	}
 	switch pick {
