@@ -113,7 +113,29 @@ func run(m *testing.M) int {
 	}
 	h.browser = browser
 	env = h
-	return m.Run()
+	code := m.Run()
+	if code != 0 {
+		printWarnings(filepath.Join(out, "server.log"))
+	}
+	return code
+}
+
+// printWarnings shows the server's last warnings and errors after a failed
+// run: why a background loop did not do its work is there, and CI keeps only
+// the test output.
+func printWarnings(path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var warned []string
+	for line := range strings.Lines(string(b)) {
+		if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+			warned = append(warned, line)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "the server's last warnings (of %d, all in %s):\n%s", len(warned), path,
+		strings.Join(warned[max(0, len(warned)-100):], ""))
 }
 
 // readAxe finds axe.min.js: AXE_CORE_JS (which `make test` sets), or what the

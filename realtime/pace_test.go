@@ -142,4 +142,3 @@ func TestOrderedMessageFlushesPacedChanges(t *testing.T) {
 	require.Equal(t, int64(80), *seen[1].Position)
 	require.Equal(t, "sold_out", seen[2].SaleStatus)
 }
-

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -213,36 +214,66 @@ func (s *Service) end(ctx context.Context, eventID, userID, sessionID string, wh
 }
 
 // Claim claims the admissions of fans connected here (an open live connection
-// counts as claiming) and tells all their tabs.
-func (s *Service) Claim(ctx context.Context, eventID string, users []string) {
+// counts as claiming) and tells all their tabs. It returns the fans whose claim
+// failed for a reason that may pass (Redis or PostgreSQL out of reach), to be
+// tried again: an admission nobody claims is lost at the end of the claim
+// window, and with it the fan, whose page waits for the live message.
+func (s *Service) Claim(ctx context.Context, eventID string, users []string) (retry []string) {
 	ev, err := s.events.Event(ctx, eventID)
 	if err != nil {
 		s.log.WarnContext(ctx, "claim admissions", "event", eventID, "err", err)
-		return
+		return users
 	}
 	for _, u := range users {
 		_, sess, err := s.Status(ctx, queue.EventOf(ev), u)
-		if err != nil || sess == nil {
-			continue // left meanwhile, or the claim window passed: the line has moved on
+		if errors.Is(err, queue.ErrNotInLine) || errors.Is(err, queue.ErrPlaceLost) || errors.Is(err, queue.ErrNotOnSale) {
+			continue // left meanwhile: the line has moved on
+		}
+		if err != nil {
+			s.log.WarnContext(ctx, "claim an admission", "event", eventID, "err", err)
+			retry = append(retry, u)
+			continue
+		}
+		if sess == nil {
+			continue // not admitted (any more): the claim window passed
 		}
 		m := realtime.Message{Type: realtime.TypeSessionAdmitted, UserID: u, SessionID: sess.ID, ExpiresAt: sess.ExpiresAt}
 		if err := s.hub.Publish(ctx, eventID, m); err != nil {
 			s.log.WarnContext(ctx, "publish admission", "event", eventID, "err", err)
+			retry = append(retry, u) // claiming again is harmless: it returns the same session
 		}
 	}
+	return retry
 }
 
+// claimRetry is how soon a failed claim is tried again.
+const claimRetry = 250 * time.Millisecond
+
 // Run claims the admissions of fans connected here as ticks admit them, until
-// ctx ends.
+// ctx ends. A failed claim is tried again until it succeeds or the line has
+// moved on.
 func (s *Service) Run(ctx context.Context) {
+	retry := map[string][]string{}
+	var again <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.hub.Admissions():
 			for eventID, users := range s.hub.TakeAdmissions() {
-				s.Claim(ctx, eventID, users)
+				retry[eventID] = append(retry[eventID], s.Claim(ctx, eventID, users)...)
 			}
+		case <-again:
+			was := retry
+			retry = map[string][]string{}
+			for eventID, users := range was {
+				retry[eventID] = s.Claim(ctx, eventID, users)
+			}
+			again = nil
+		}
+		maps.DeleteFunc(retry, func(_ string, users []string) bool { return len(users) == 0 })
+		if len(retry) > 0 && again == nil {
+			again = time.After(claimRetry)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -160,7 +161,13 @@ func (s *shop) shopper(seat string) (string, *session.Session, *store.Hold, <-ch
 	h, err := s.sales.Reserve(ctx, booking.Request{Event: s.ev, ZoneID: "VIP", UserID: fan, SessionID: sess.ID,
 		Until: sess.ExpiresAt, Seats: []string{seat}})
 	require.NoError(s.t, err)
+	return fan, sess, h, s.tab(fan)
+}
 
+// tab is a live connection of the fan's, open and subscribed: its messages.
+func (s *shop) tab(fan string) <-chan map[string]any {
+	s.t.Helper()
+	ctx := context.Background()
 	conn, _, err := websocket.Dial(ctx, s.ws+"/?user="+fan, nil)
 	require.NoError(s.t, err)
 	s.t.Cleanup(func() { conn.Close(websocket.StatusNormalClosure, "") })
@@ -183,7 +190,7 @@ func (s *shop) shopper(seat string) (string, *session.Session, *store.Hold, <-ch
 		n, _ := s.rdb.PubSubNumSub(ctx, realtime.Channel(s.ev.ID)).Result()
 		return n[realtime.Channel(s.ev.ID)] > 0
 	}, 5*time.Second, 10*time.Millisecond)
-	return fan, sess, h, msgs
+	return msgs
 }
 
 // expiredMessage waits for the tab's session.expired.
@@ -293,4 +300,60 @@ func TestSessionEndsWhenTheFanHasBooked(t *testing.T) {
 	require.Equal(t, store.HoldBooked, s.holdStatus(h.ID))
 	require.Equal(t, store.HoldBooked, s.holdStatus(second.ID))
 	s.requireSlotFree(fan)
+}
+
+// flakyLine is the line with Redis out of reach for its first few status calls.
+type flakyLine struct {
+	session.Line
+	failures atomic.Int32
+}
+
+func (f *flakyLine) Status(ctx context.Context, ev queue.Event, userID string) (*queue.Place, error) {
+	if f.failures.Add(-1) >= 0 {
+		return nil, errors.New("dial tcp 127.0.0.1:6379: i/o timeout")
+	}
+	return f.Line.Status(ctx, ev, userID)
+}
+
+// TestClaimOutlastsAnOutage: a fan connected here is admitted while Redis is
+// briefly out of reach; the claim is tried again, the fan's tab hears
+// session.admitted, and the line holds the session it names.
+func TestClaimOutlastsAnOutage(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, 60)
+	line := &flakyLine{Line: s.line}
+	line.failures.Store(3)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sessions := session.New(session.Config{Line: line, Signer: session.NewSigner(secret, time.Now), Holds: s.sales,
+		Store: s.db, Events: s.db, Hub: s.hub, Log: log})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go sessions.Run(ctx)
+
+	fan := storetest.Fan(t, s.db).ID
+	msgs := s.tab(fan)
+	_, _, err := sessions.Join(ctx, queue.EventOf(s.ev), fan)
+	require.NoError(t, err)
+	step, err := s.line.Admit(ctx, queue.EventOf(s.ev))
+	require.NoError(t, err)
+	require.Equal(t, []string{fan}, step.Users)
+	require.NoError(t, s.hub.Publish(ctx, s.ev.ID, realtime.Message{Type: realtime.TypeQueueTick, Admitted: step.Admitted,
+		AdmittedUsers: step.Users}))
+
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-msgs:
+			if m["type"] != realtime.TypeSessionAdmitted {
+				continue
+			}
+			active, err := s.line.Active(ctx, s.ev.ID, fan)
+			require.NoError(t, err)
+			require.Equal(t, active.SessionID, m["session_id"])
+			require.Negative(t, line.failures.Load(), "the claim failed first")
+			return
+		case <-timeout:
+			t.Fatal("no session.admitted: the claim was not tried again")
+		}
+	}
 }

@@ -18,14 +18,17 @@ import (
 )
 
 // attackEvent is an open event with a GA pool of 100 and 40 VIP seats, short
-// sessions and no payment grace, so that holds expire during the test.
+// sessions and no payment grace, so that holds expire during the test. A
+// session is long enough for a fan to reserve, pay and book on a loaded
+// machine (the race detector, the browser tests beside): with 4 s, nobody
+// booked there.
 func attackEvent(t *testing.T, e *env) *store.Event {
 	t.Helper()
 	ctx := context.Background()
 	org := storetest.Organizer(t, e.db)
 	ev := storetest.Event(t, e.db, org.ID, 100, store.Row{Row: "1", Seats: 10}, store.Row{Row: "2", Seats: 10},
 		store.Row{Row: "3", Seats: 10}, store.Row{Row: "4", Seats: 10})
-	maxActive, hold, grace := 1000, 4, 0
+	maxActive, hold, grace := 1000, 12, 0
 	ev, err := e.db.UpdateEvent(ctx, ev.ID, store.Settings{MaxActiveShoppers: &maxActive, HoldSeconds: &hold, PaymentGraceSeconds: &grace})
 	require.NoError(t, err)
 	storetest.CleanRedis(t, e.rdb, ev.ID)
@@ -49,7 +52,7 @@ func fanRun(e *env, token, eventID string, rng *rand.Rand) {
 		if r.JSON(e.t)["status"] == "admitted" {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 	var body map[string]any
 	if rng.IntN(2) == 0 {
@@ -135,7 +138,7 @@ func attack(t *testing.T, mid func(one, two *env, ev *store.Event)) (*env, *stor
 		require.NoError(t, err)
 		diffs, err := one.inv.Drift(ctx, snap)
 		return err == nil && len(diffs) == 0
-	}, 30*time.Second, 100*time.Millisecond, "holds left active, or Redis disagrees")
+	}, 45*time.Second, 100*time.Millisecond, "holds left active, or Redis disagrees")
 	return one, ev
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ func newEnvWith(t testing.TB, parts envParts, opts ...func(*web.Config)) *env {
 	}
 	lst := &listing{DB: db, ids: map[string]bool{}}
 	a := app.New(db, rdb, app.Config{Secret: testSecret, Provider: provider, Events: lst, BookingStore: parts.store,
-		Every: every, Live: parts.live, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Every: every, Live: parts.live, Log: failureLog(t)})
 	api := a.API
 	if len(opts) > 0 {
 		cfg := a.Web
@@ -249,3 +250,30 @@ func (e *env) step(ev *store.Event) {
 	ctl := queue.NewController(e.line, nil, e.sale.OnStep, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctl.Step(context.Background(), queue.EventOf(ev))
 }
+
+// failureLog keeps the replica's warnings and errors, the last few hundred,
+// and shows them only if the test fails: why a loop did not do its work.
+func failureLog(t testing.TB) *slog.Logger {
+	var mu sync.Mutex
+	var lines []string
+	w := writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if lines = append(lines, string(p)); len(lines) > 300 {
+			lines = lines[len(lines)-200:]
+		}
+		return len(p), nil
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Logf("the replica's last warnings:\n%s", strings.Join(lines, ""))
+		}
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
