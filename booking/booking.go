@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -374,6 +375,7 @@ func (s *Service) CheckDrift(ctx context.Context, eventID string) (repaired bool
 		}
 		return true, s.Rebuild(ctx, eventID)
 	}
+	var first map[string]bool
 	for look := 0; look < 2; look++ {
 		snap, err := s.store.InventorySnapshot(ctx, eventID)
 		if err != nil {
@@ -384,8 +386,18 @@ func (s *Service) CheckDrift(ctx context.Context, eventID string) (repaired bool
 			return false, err
 		}
 		if look == 1 {
-			s.log.WarnContext(ctx, "inventory drifted from postgres", "event", eventID, "differences", diffs)
+			// Only what both looks saw: on a busy sale each look catches other
+			// holds in flight, and rebuilding for them would be work for nothing.
+			still := slices.DeleteFunc(diffs, func(d string) bool { return !first[d] })
+			if len(still) == 0 {
+				return false, nil
+			}
+			s.log.WarnContext(ctx, "inventory drifted from postgres", "event", eventID, "differences", still)
 			return true, s.inv.Rebuild(ctx, snap)
+		}
+		first = make(map[string]bool, len(diffs))
+		for _, d := range diffs {
+			first[d] = true
 		}
 		select {
 		case <-ctx.Done():
