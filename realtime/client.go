@@ -19,6 +19,10 @@ import (
 // Options.SendBuffer, or that took no message for Options.WriteTimeout.
 var ErrSlowClient = errors.New("live client too slow")
 
+// ErrNoPong ends a client that answered no ping within Options.WriteTimeout:
+// the peer is gone, or too busy to read.
+var ErrNoPong = errors.New("live client answered no ping")
+
 // readLimit bounds what a client may send: it only ever sends pings.
 const readLimit = 4 << 10
 

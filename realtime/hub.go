@@ -34,10 +34,13 @@ type Options struct {
 	// PingInterval is how often each client is pinged, to keep proxies from
 	// closing idle connections and to find dead peers. Default 25 s.
 	PingInterval time.Duration
-	// WriteTimeout bounds each write and each wait for a pong. Default 5 s.
+	// WriteTimeout bounds each write and each wait for a pong. Default 15 s:
+	// a phone in a tunnel, or a busy client, catches up from the coalesced
+	// state cheaper than it reconnects and reads a snapshot.
 	WriteTimeout time.Duration
 	// FlushInterval is the least time between two flushes of one zone's
-	// availability and seat changes. Default 100 ms.
+	// availability and seat changes. Default 250 ms: a seat map redrawn four
+	// times a second looks live, and each flush is one write per shopper.
 	FlushInterval time.Duration
 	// WaitingEvery is the least time between two rounds of the changes that
 	// coalesce (position, availability, seats) to a client that is not
@@ -60,10 +63,10 @@ func (o Options) withDefaults() Options {
 		o.PingInterval = 25 * time.Second
 	}
 	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = 5 * time.Second
+		o.WriteTimeout = 15 * time.Second
 	}
 	if o.FlushInterval <= 0 {
-		o.FlushInterval = 100 * time.Millisecond
+		o.FlushInterval = 250 * time.Millisecond
 	}
 	if o.WaitingEvery == 0 {
 		o.WaitingEvery = time.Second

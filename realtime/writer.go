@@ -190,7 +190,7 @@ func (c *client) pingPeer() error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.hub.opts.WriteTimeout)
 	defer cancel()
 	if err := c.conn.Ping(ctx); err != nil {
-		return fmt.Errorf("ping: %w", err)
+		return fmt.Errorf("%w: %w", ErrNoPong, err)
 	}
 	return nil
 }

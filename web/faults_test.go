@@ -252,7 +252,8 @@ func TestFaultClientNeverReads(t *testing.T) {
 	t.Parallel()
 	const writeTimeout = 3 * time.Second
 	parts := saleParts
-	parts.live = realtime.Options{PingInterval: 300 * time.Millisecond, WriteTimeout: writeTimeout}
+	// Unpaced: the delays measure the stuck client's effect on the others.
+	parts.live = realtime.Options{PingInterval: 300 * time.Millisecond, WriteTimeout: writeTimeout, WaitingEvery: -1}
 	e := newEnvWith(t, parts)
 	ev := faultEvent(t, e)
 	stuck := stuckClient(t, e, ev.ID)
@@ -265,6 +266,8 @@ func TestFaultClientNeverReads(t *testing.T) {
 	require.NoError(t, stuck.SetReadDeadline(time.Now().Add(5*time.Second)))
 	_, err := io.Copy(io.Discard, stuck)
 	require.NoError(t, err, "the replica closed the stuck client's connection")
+	require.Regexp(t, `boxoffice_live_ended_total\{reason="(slow|no_pong)"\} [1-9]`,
+		string(e.call(http.MethodGet, "/metrics", "", nil).Body), "the metrics say why it ended")
 	require.Zero(t, rep.Live.Reconnects, "the fans who read were never dropped")
 	i := slices.IndexFunc(rep.Live.Delays, func(d rehearse.DelayReport) bool {
 		return d.Type == "availability.update" && d.Method == "spread"

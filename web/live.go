@@ -67,11 +67,30 @@ func (s *Server) live(c echo.Context) error {
 	// connection lives on in Serve until the client leaves or the hub closes.
 	go func() {
 		err := s.hub.Serve(context.Background(), conn, info, snapshot)
-		if err != nil && !errors.Is(err, realtime.ErrClosed) && !errors.Is(err, context.Canceled) {
+		if errors.Is(err, realtime.ErrClosed) || errors.Is(err, context.Canceled) {
+			return // the replica is shutting down
+		}
+		s.metrics.liveEnded.WithLabelValues(endReason(err)).Inc()
+		if err != nil {
 			s.log.Debug("live client ended", "event", info.EventID, "user", info.UserID, "err", err)
 		}
 	}()
 	return nil
+}
+
+// endReason names how a live connection ended, for boxoffice_live_ended_total.
+func endReason(err error) string {
+	switch {
+	case err == nil:
+		return "left"
+	case errors.Is(err, realtime.ErrSlowClient):
+		return "slow"
+	case errors.Is(err, realtime.ErrNoPong):
+		return "no_pong"
+	case errors.Is(err, realtime.ErrResync):
+		return "resync"
+	}
+	return "error"
 }
 
 // sameOrigin is the WebSocket library's own origin rule (no Origin header, or

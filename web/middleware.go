@@ -61,6 +61,9 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	refused  *prometheus.CounterVec
+	// liveEnded counts live connections by how they ended: a crowd that
+	// reconnects shows here first (slow, no_pong), before any error rate.
+	liveEnded *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -79,7 +82,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Help: "Connections and requests refused by a limit, by limit.",
 		}, []string{"limit"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.refused,
+	m.liveEnded = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "boxoffice_live_ended_total",
+		Help: "Live connections ended, by reason: left (the client closed), slow, no_pong, resync (the bus lost messages), error.",
+	}, []string{"reason"})
+	reg.MustRegister(m.requests, m.latency, m.refused, m.liveEnded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
