@@ -26,6 +26,7 @@ type event struct {
 // per flush interval, so a burst reaches each client as a few messages.
 type zoneState struct {
 	id        string
+	lastAvail []byte // the last availability.update, for fans who start shopping
 	lastFlush time.Time
 	timer     *time.Timer // a trailing flush is scheduled
 	avail     *int
@@ -132,8 +133,7 @@ func (ev *event) tick(m *Message) {
 			local = append(local, u)
 		}
 		for c := ev.byUser[u]; c != nil; c = c.nextTab {
-			c.info.Status = queue.StatusAdmitted
-			c.admitted()
+			ev.startShopping(c)
 		}
 	}
 	if len(local) > 0 {
@@ -144,6 +144,22 @@ func (ev *event) tick(m *Message) {
 	for _, c := range ev.clients {
 		if c.movedBy(t) {
 			c.offerTick(t, c.info.Number, ev.pace(c))
+		}
+	}
+}
+
+// startShopping turns a fan in line into a shopper: unpaced, with every
+// zone's latest count, which the line did not send. Runs under ev.mu.
+func (ev *event) startShopping(c *client) {
+	wasInLine := c.inLine()
+	c.info.Status = queue.StatusAdmitted
+	c.admitted()
+	if !wasInLine {
+		return
+	}
+	for _, z := range ev.zones {
+		if z.lastAvail != nil {
+			c.offerZone(z.id, z.lastAvail, nil, 0)
 		}
 	}
 }
@@ -200,8 +216,7 @@ func (ev *event) targeted(m *Message) {
 			}
 			c.offerQueue(queueSlot{msg: b}, 0) // an answer to the fan's own change: at once
 		case TypeSessionAdmitted:
-			c.info.Status = queue.StatusAdmitted
-			c.admitted()
+			ev.startShopping(c)
 			c.enqueue(b)
 		case TypeSessionExpired:
 			c.info.Status = queue.StatusExpired
@@ -283,6 +298,9 @@ func (ev *event) flushZone(z *zoneState) {
 			avail = nil
 		}
 		z.avail = nil
+		if avail != nil {
+			z.lastAvail = avail
+		}
 	}
 	if len(z.seats) > 0 {
 		seats = &seatBatch{zone: z.id, seats: z.seats}
@@ -296,12 +314,12 @@ func (ev *event) flushZone(z *zoneState) {
 		return
 	}
 	for _, c := range ev.clients {
+		// A fan in line gets no zone changes: queue.update carries the tickets
+		// left, and zone counts would be most of the line's messages. Starting
+		// to shop, the fan gets every zone's latest count (startShopping), and
+		// reads the seat map.
 		if !c.inLine() {
 			c.offerZone(z.id, avail, seats, ev.pace(c))
-		} else if avail != nil {
-			// A fan in line sees counts, not seats: the seat map is read when
-			// shopping begins. Seat batches would pile up per fan between rounds.
-			c.offerZone(z.id, avail, nil, ev.pace(c))
 		}
 	}
 }

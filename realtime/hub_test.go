@@ -282,9 +282,9 @@ func TestBroadcastsReachEveryClient(t *testing.T) {
 	publish(t, r.hub, ev, Message{Type: TypeSaleUpdate, SaleStatus: "open"})
 	publish(t, r.hub, ev, Message{Type: TypeAvailabilityUpdate, ZoneID: "GA", AvailableTickets: 0})
 	publish(t, r.hub, ev, Message{Type: TypeSeatUpdate, ZoneID: "VIP", Seats: map[string]string{"1A": "RESERVED"}})
-	// A fan in line sees counts, not seats (the seat map is read when
-	// shopping begins); a watcher sees both.
-	seen := [][]string{{"GA"}, {"GA", "VIP"}}
+	// A fan in line gets no zone changes (queue.update carries the tickets
+	// left); a watcher gets both zones'.
+	seen := [][]string{nil, {"GA", "VIP"}}
 	for i, f := range fans {
 		require.JSONEq(t, `{"type":"sale.update","sale_status":"open"}`, f.read().raw)
 		// The zone messages may come in either order: each zone is flushed on its own.
@@ -301,6 +301,8 @@ func TestBroadcastsReachEveryClient(t *testing.T) {
 		}
 		require.ElementsMatch(t, seen[i], zones)
 	}
+	publish(t, r.hub, ev, marker)
+	requireOnlyMarker(t, fans[0])
 }
 
 func TestSnapshotComesFirst(t *testing.T) {

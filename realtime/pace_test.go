@@ -68,13 +68,14 @@ func TestPacedChangeArrivesWithoutAnotherMessage(t *testing.T) {
 	publish(t, r.hub, ev, Message{Type: TypeQueueTick, Admitted: 10, EtaRate: 5, TicketsLeft: 9})
 	require.Equal(t, int64(40), *f.read().Position, "the first change opens a round at once")
 	publish(t, r.hub, ev, Message{Type: TypeQueueTick, Admitted: 20, EtaRate: 5, TicketsLeft: 9})
-	require.Eventually(t, func() bool { return pendingQueue(r.hub, ev) }, wait, time.Millisecond, "the change is held back")
+	require.Eventually(t, func() bool { return pendingQueue(r.hub, ev, "u1") }, wait, time.Millisecond, "the change is held back")
 	require.Equal(t, int64(30), *f.read().Position)
 }
 
-// TestAdmissionEndsPacing: a fan in line has a change held back for a
-// minute; admitted, the fan is shopping and gets it at once, and seats too.
-func TestAdmissionEndsPacing(t *testing.T) {
+// TestShoppingStartsWithTheLatestCounts: a fan in line gets no zone changes
+// (queue.update carries the tickets left); admitted, the fan gets every
+// zone's latest count at once, and from then on every change unpaced.
+func TestShoppingStartsWithTheLatestCounts(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{WaitingEvery: time.Minute})
 	ev := newEventID(t)
@@ -83,62 +84,72 @@ func TestAdmissionEndsPacing(t *testing.T) {
 	waitSubscribed(t, r.rdb, ev, 1)
 
 	publish(t, r.hub, ev, Message{Type: TypeAvailabilityUpdate, ZoneID: "GA", AvailableTickets: 10})
-	require.Equal(t, 10, *f.read().AvailableTickets, "the first change opens a round at once")
-	publish(t, r.hub, ev, Message{Type: TypeAvailabilityUpdate, ZoneID: "GA", AvailableTickets: 9})
-	require.Eventually(t, func() bool { return pendingZones(r.hub, ev) > 0 }, wait, 5*time.Millisecond,
-		"the change is held back")
-	publish(t, r.hub, ev, Message{Type: TypeQueueTick, Admitted: 3, EtaRate: 5, AdmittedUsers: []string{"u1"}})
-
-	g := f.read()
-	require.Equal(t, TypeAvailabilityUpdate, g.Type, "%s", g.raw)
-	require.Equal(t, 9, *g.AvailableTickets, "a shopping fan's changes are not paced")
 	publish(t, r.hub, ev, Message{Type: TypeSeatUpdate, ZoneID: "VIP", Seats: map[string]string{"1A": "RESERVED"}})
-	require.Equal(t, "RESERVED", f.read().Seats["1A"], "and a shopping fan sees seats")
+	publish(t, r.hub, ev, Message{Type: TypeAvailabilityUpdate, ZoneID: "VIP", AvailableTickets: 5})
+	publish(t, r.hub, ev, marker)
+	requireOnlyMarker(t, f)
+
+	publish(t, r.hub, ev, Message{Type: TypeQueueTick, Admitted: 3, EtaRate: 5, AdmittedUsers: []string{"u1"}})
+	counts := map[string]int{}
+	for range 2 {
+		g := f.read()
+		require.Equal(t, TypeAvailabilityUpdate, g.Type, "%s", g.raw)
+		counts[g.ZoneID] = *g.AvailableTickets
+	}
+	require.Equal(t, map[string]int{"GA": 10, "VIP": 5}, counts)
+	publish(t, r.hub, ev, Message{Type: TypeSeatUpdate, ZoneID: "VIP", Seats: map[string]string{"1B": "RESERVED"}})
+	require.Equal(t, "RESERVED", f.read().Seats["1B"], "a shopping fan sees seats")
 }
 
-// pendingQueue says whether a position waits for the event's first client.
-func pendingQueue(h *Hub, eventID string) bool {
-	c := firstClient(h, eventID)
+// pendingQueue says whether a position waits for the user's client.
+func pendingQueue(h *Hub, eventID, user string) bool {
+	c := clientOf(h, eventID, user)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.queue.set()
 }
 
-func firstClient(h *Hub, eventID string) *client {
+func clientOf(h *Hub, eventID, user string) *client {
 	ev := h.event(eventID)
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
-	return ev.clients[0]
+	return ev.byUser[user]
 }
 
-// pendingZones counts the zones with changes waiting for the event's first client.
-func pendingZones(h *Hub, eventID string) int {
-	c := firstClient(h, eventID)
+// pendingZones counts the zones with changes waiting for the user's client.
+func pendingZones(h *Hub, eventID, user string) int {
+	c := clientOf(h, eventID, user)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.zones)
 }
 
-// TestOrderedMessageFlushesPacedChanges: a change held back for its round
-// still reaches the client before a later ordered message (the bus order
-// holds), and the position the fan sees at the end is the latest.
+// TestOrderedMessageFlushesPacedChanges: changes held back for their round
+// still reach the client before a later ordered message (the bus order
+// holds): a watcher's zone count, a waiting fan's position.
 func TestOrderedMessageFlushesPacedChanges(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, Options{WaitingEvery: time.Minute})
 	ev := newEventID(t)
-	f := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 100, Status: queue.StatusWaiting}, false)
-	waitClients(t, r.hub, ev, 1)
+	fan := r.dial(t, ClientInfo{EventID: ev, UserID: "u1", Number: 100, Status: queue.StatusWaiting}, false)
+	watcher := r.dial(t, ClientInfo{EventID: ev, UserID: "w", Status: queue.StatusNone}, false)
+	waitClients(t, r.hub, ev, 2)
 	waitSubscribed(t, r.rdb, ev, 1)
 
 	publish(t, r.hub, ev, Message{Type: TypeQueueTick, Admitted: 10, EtaRate: 5, TicketsLeft: 50})
-	require.Equal(t, int64(90), *f.read().Position)
+	require.Equal(t, int64(90), *fan.read().Position)
+	publish(t, r.hub, ev, Message{Type: TypeAvailabilityUpdate, ZoneID: "GA", AvailableTickets: 1})
+	require.Equal(t, 1, *watcher.read().AvailableTickets)
 	publish(t, r.hub, ev, Message{Type: TypeAvailabilityUpdate, ZoneID: "GA", AvailableTickets: 0})
 	publish(t, r.hub, ev, Message{Type: TypeQueueTick, Admitted: 20, EtaRate: 5, Status: queue.StatusSoldOut})
+	require.Eventually(t, func() bool { return pendingQueue(r.hub, ev, "u1") && pendingZones(r.hub, ev, "w") > 0 },
+		wait, time.Millisecond, "both changes are held back")
 	publish(t, r.hub, ev, Message{Type: TypeSaleUpdate, SaleStatus: "sold_out"})
 
-	seen := f.readUntil(func(g got) bool { return g.Type == TypeSaleUpdate })
-	require.Len(t, seen, 3, "held-back availability and position, then the sale status")
+	seen := fan.readUntil(func(g got) bool { return g.Type == TypeSaleUpdate })
+	require.Len(t, seen, 2, "the held-back position, then the sale status")
+	require.Equal(t, int64(80), *seen[0].Position)
+	seen = watcher.readUntil(func(g got) bool { return g.Type == TypeSaleUpdate })
+	require.Len(t, seen, 2, "the held-back count, then the sale status")
 	require.Equal(t, 0, *seen[0].AvailableTickets)
-	require.Equal(t, int64(80), *seen[1].Position)
-	require.Equal(t, "sold_out", seen[2].SaleStatus)
 }
