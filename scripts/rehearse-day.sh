@@ -53,6 +53,9 @@
 #   HOLD_SECONDS=10        the event's hold_seconds (the demo's is 600): fans who
 #                          walk away holding (-abandon, 5 %) block the sell-out
 #                          until their hold runs out
+#   MAX_ACTIVE=TICKETS/5   the event's max_active_shoppers (the demo's share):
+#                          more shoppers than the machine can serve within
+#                          HOLD_SECONDS run out of time before they pay
 #   OPENS_IN=5             seconds from creating the event to the sale opening
 #                          (fans who come earlier wait in the lobby)
 #   SOURCE=127.77.0.0/24   rehearse's -source
@@ -98,6 +101,7 @@ REDIS="${REDIS:-single}"
 KILL="${KILL:-1}"
 KILL_DOWN="${KILL_DOWN:-2}"
 HOLD_SECONDS="${HOLD_SECONDS:-10}"
+MAX_ACTIVE="${MAX_ACTIVE:-$((TICKETS / 5))}"
 OPENS_IN="${OPENS_IN:-5}"
 SOURCE="${SOURCE:-127.77.0.0/24}"
 CONCURRENCY="${CONCURRENCY:-64}"
@@ -109,6 +113,7 @@ REPORT_DIR="${REPORT_DIR:-}"
 [[ "$FANS" =~ ^[1-9][0-9]*$ ]] || rep_die "FANS must be a positive number, got '$FANS'"
 [[ "$TICKETS" =~ ^[0-9]+$ ]] && ((TICKETS >= 100)) || rep_die "TICKETS must be at least 100, got '$TICKETS'"
 [[ "$HOLD_SECONDS" =~ ^[1-9][0-9]*$ ]] || rep_die "HOLD_SECONDS must be a positive number, got '$HOLD_SECONDS'"
+[[ "$MAX_ACTIVE" =~ ^[1-9][0-9]*$ ]] || rep_die "MAX_ACTIVE must be a positive number, got '$MAX_ACTIVE'"
 [[ "$ACCOUNTS" == sql || "$ACCOUNTS" == signup ]] || rep_die "ACCOUNTS must be sql or signup, got '$ACCOUNTS'"
 ((KILL == 0 || REPLICAS >= 2)) || rep_die "KILL=1 needs REPLICAS of at least 2"
 
@@ -167,7 +172,7 @@ create_event() {
 	opens="$(date -u -d "+$OPENS_IN seconds" +%Y-%m-%dT%H:%M:%SZ)"
 	lobby="$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)"
 	body="$(jq -cn --arg id "$id" --arg starts "$starts" --arg opens "$opens" --arg lobby "$lobby" \
-		--argjson ga "$ga" --argjson hold "$HOLD_SECONDS" --argjson shoppers "$((TICKETS / 5))" --argjson vip "$(rows_json "$vip" 1)" --argjson pit "$(rows_json "$pit" 0)" '{
+		--argjson ga "$ga" --argjson hold "$HOLD_SECONDS" --argjson shoppers "$MAX_ACTIVE" --argjson vip "$(rows_json "$vip" 1)" --argjson pit "$(rows_json "$pit" 0)" '{
 		id: $id, name: "Boxoffice Live: The Stadium Tour (rehearsal)", venue: "Riverside Stadium",
 		starts_at: $starts, lobby_opens_at: $lobby, sale_opens_at: $opens,
 		hold_seconds: $hold, max_active_shoppers: $shoppers, zones: [
