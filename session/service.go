@@ -224,24 +224,25 @@ func (s *Service) Claim(ctx context.Context, eventID string, users []string) (re
 		s.log.WarnContext(ctx, "claim admissions", "event", eventID, "err", err)
 		return users
 	}
+	var lastErr error
 	for _, u := range users {
 		_, sess, err := s.Status(ctx, queue.EventOf(ev), u)
 		if errors.Is(err, queue.ErrNotInLine) || errors.Is(err, queue.ErrPlaceLost) || errors.Is(err, queue.ErrNotOnSale) {
 			continue // left meanwhile: the line has moved on
 		}
-		if err != nil {
-			s.log.WarnContext(ctx, "claim an admission", "event", eventID, "err", err)
-			retry = append(retry, u)
-			continue
-		}
-		if sess == nil {
+		if err == nil && sess == nil {
 			continue // not admitted (any more): the claim window passed
 		}
-		m := realtime.Message{Type: realtime.TypeSessionAdmitted, UserID: u, SessionID: sess.ID, ExpiresAt: sess.ExpiresAt}
-		if err := s.hub.Publish(ctx, eventID, m); err != nil {
-			s.log.WarnContext(ctx, "publish admission", "event", eventID, "err", err)
-			retry = append(retry, u) // claiming again is harmless: it returns the same session
+		if err == nil {
+			m := realtime.Message{Type: realtime.TypeSessionAdmitted, UserID: u, SessionID: sess.ID, ExpiresAt: sess.ExpiresAt}
+			err = s.hub.Publish(ctx, eventID, m) // if it fails, claiming again returns the same session
 		}
+		if err != nil {
+			retry, lastErr = append(retry, u), err
+		}
+	}
+	if lastErr != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "claim admissions: trying again", "event", eventID, "fans", len(retry), "err", lastErr)
 	}
 	return retry
 }
