@@ -211,7 +211,11 @@ func (ev *event) targeted(m *Message) {
 			if m.Number > 0 {
 				c.info.Number = m.Number
 			}
-			if m.Status != "" {
+			switch m.Status {
+			case "":
+			case queue.StatusAdmitted:
+				ev.startShopping(c)
+			default:
 				c.info.Status = m.Status
 			}
 			c.offerQueue(queueSlot{msg: b}, 0) // an answer to the fan's own change: at once
