@@ -47,6 +47,7 @@ type socket struct {
 	avail     map[string]int64
 	sale      string
 	position  *int64
+	inLine    bool // the feed last said the fan waits in line
 	skipQueue bool // the next queue.update answers a join, not a step
 	rejoin    bool // reconnected: the fan should make sure of its place
 	changed   chan struct{}
@@ -216,6 +217,7 @@ func (s *socket) handle(at time.Duration, m *liveMsg) {
 	case "queue.update":
 		prev := s.position
 		s.position = m.Position
+		s.inLine = m.Status == "lobby" || m.Status == "waiting" || m.Status == "sold_out"
 		skip := s.skipQueue
 		s.skipQueue = false
 		// A step moves a fan who already had a position; the first answer to a
@@ -224,15 +226,19 @@ func (s *socket) handle(at time.Duration, m *liveMsg) {
 			r.delays.spread(s.obs, delayKey{typ: "queue.update", name: m.Status, value: m.TicketsLeft}, at)
 		}
 	case "session.admitted":
-		s.session = m.SessionID
+		s.session, s.inLine = m.SessionID, false
 	case "session.expired":
 		if m.SessionID == s.session || s.session == "" {
 			s.session = ""
 		}
+		s.inLine = false
 	case "availability.update":
 		prev, had := s.avail[m.ZoneID]
 		s.avail[m.ZoneID] = m.AvailableTickets
-		if !snap && s.obs >= 0 && had && prev != m.AvailableTickets {
+		// A fan in line gets no zone changes; the counts that come while the
+		// feed still says so are the admission's catch-up (every zone's
+		// latest, some of them old), not a step reaching this socket.
+		if !snap && !s.inLine && s.obs >= 0 && had && prev != m.AvailableTickets {
 			r.delays.spread(s.obs, delayKey{typ: "availability.update", name: m.ZoneID, value: m.AvailableTickets}, at)
 		}
 		if s.token == "" {

@@ -198,3 +198,20 @@ func TestSourcesSpreadFans(t *testing.T) {
 	require.Equal(t, want, from["/api"])
 	require.Equal(t, want, from["/live"])
 }
+
+// The counts a fan in line is sent when admitted are every zone's latest,
+// some of them old: they are not timed as a step reaching the socket. Once
+// shopping, the fan's counts are.
+func TestAdmissionCatchUpIsNoStep(t *testing.T) {
+	t.Parallel()
+	r := &run{delays: newDelays(10 * time.Second), rec: newRecorder()}
+	s := r.newSocket("token", 0, nil)
+	waiting := int64(40)
+	s.handle(time.Second, &liveMsg{Type: "availability.update", ZoneID: "GA", AvailableTickets: 9}) // the snapshot's
+	s.handle(time.Second, &liveMsg{Type: "queue.update", Status: "waiting", Position: &waiting})
+	s.handle(9*time.Second, &liveMsg{Type: "availability.update", ZoneID: "GA", AvailableTickets: 7})
+	s.handle(9*time.Second, &liveMsg{Type: "session.admitted", SessionID: "s1"})
+	require.Empty(t, r.delays.spreads, "the catch-up was timed")
+	s.handle(10*time.Second, &liveMsg{Type: "availability.update", ZoneID: "GA", AvailableTickets: 6})
+	require.Len(t, r.delays.spreads, 1, "a shopper's count is a step")
+}
