@@ -62,21 +62,16 @@ func (db *DB) Book(ctx context.Context, paymentID, status string, now time.Time)
 		p       *payments.Payment
 		b       *Booking
 		outcome error // committed with what was recorded
+		holds   []*Hold
+		ps      []*payments.Payment
 	)
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var (
-			read  pgx.Batch
-			holds []*Hold
-			ps    []*payments.Payment
-		)
+	err := db.inTx(ctx, func(read *pgx.Batch) {
 		// Holds before the payment, as every transaction locks them.
-		queueHolds(&read, &holds, `h.id IN (SELECT hold_id FROM payment_holds WHERE payment_id = $1) ORDER BY h.id FOR UPDATE OF h`, paymentID)
-		queuePayments(&read, &ps, `p.id = $1 FOR UPDATE OF p`, paymentID)
-		if err := tx.SendBatch(ctx, &read).Close(); err != nil {
-			return fmt.Errorf("payment %s: %w", paymentID, translate(err))
-		}
+		queueHolds(read, &holds, `h.id = ANY(ARRAY(SELECT hold_id FROM payment_holds WHERE payment_id = $1)) ORDER BY h.id FOR UPDATE OF h`, paymentID)
+		queuePayments(read, &ps, `p.id = $1 FOR UPDATE OF p`, paymentID)
+	}, func() (*pgx.Batch, error) {
 		if len(ps) == 0 || len(holds) == 0 {
-			return fmt.Errorf("payment %s: %w", paymentID, ErrNotFound)
+			return nil, ErrNotFound
 		}
 		p = ps[0]
 		recorded := status != "" && p.Record(status, now)
@@ -106,11 +101,11 @@ func (db *DB) Book(ctx context.Context, paymentID, status string, now time.Time)
 		if recorded {
 			queueSavePayment(&write, p)
 		}
-		if err := tx.SendBatch(ctx, &write).Close(); err != nil {
-			return fmt.Errorf("book payment %s: %w", paymentID, translate(err))
-		}
-		return nil
+		return &write, nil
 	})
+	if err != nil {
+		err = fmt.Errorf("book payment %s: %w", paymentID, translate(err))
+	}
 	switch {
 	case err != nil:
 		return Settlement{}, err
@@ -170,30 +165,27 @@ func queueBook(b *pgx.Batch, p *payments.Payment, holds []*Hold) {
 // checked in at the door is ErrCheckedIn.
 func (db *DB) CancelBooking(ctx context.Context, id string) (*Booking, error) {
 	now := db.now()
-	var b *Booking
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var (
-			read  pgx.Batch
-			holds []*Hold
-			ps    []*payments.Payment
-		)
+	var (
+		b         *Booking
+		holds     []*Hold
+		ps        []*payments.Payment
+		checkedIn bool
+	)
+	err := db.inTx(ctx, func(read *pgx.Batch) {
 		// Holds, then the booking, then its payment: the order every transaction locks in.
-		queueHolds(&read, &holds, `h.booking_id = $1 ORDER BY h.id FOR UPDATE OF h`, id)
-		queueBooking(&read, &b, id, "FOR UPDATE OF b")
-		queuePayments(&read, &ps, `p.id = (SELECT payment_id FROM bookings WHERE id = $1) FOR UPDATE OF p`, id)
+		queueHolds(read, &holds, `h.booking_id = $1 ORDER BY h.id FOR UPDATE OF h`, id)
+		queueBooking(read, &b, id, "FOR UPDATE OF b")
+		queuePayments(read, &ps, `p.id = (SELECT payment_id FROM bookings WHERE id = $1) FOR UPDATE OF p`, id)
 		// Read after the booking's lock, which a check-in under way holds (shared)
 		// until it commits: this sees every check-in there will be.
-		var checkedIn bool
 		read.Queue(`SELECT EXISTS (SELECT 1 FROM booking_tickets WHERE booking_id = $1 AND checked_in_at IS NOT NULL)`, id).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&checkedIn) })
-		if err := tx.SendBatch(ctx, &read).Close(); err != nil {
-			return fmt.Errorf("cancel booking: %w", translate(err))
-		}
+	}, func() (*pgx.Batch, error) {
 		switch {
 		case b.Status != BookingConfirmed:
-			return ErrBookingCancelled
+			return nil, ErrBookingCancelled
 		case checkedIn:
-			return ErrCheckedIn
+			return nil, ErrCheckedIn
 		}
 		var write pgx.Batch
 		write.Queue(`UPDATE tickets SET status = 'AVAILABLE', booking_id = NULL, hold_id = NULL WHERE booking_id = $1 AND status = 'BOOKED'`, id)
@@ -203,15 +195,12 @@ func (db *DB) CancelBooking(ctx context.Context, id string) (*Booking, error) {
 		if len(ps) > 0 && ps[0].OweRefund(now) {
 			queueSavePayment(&write, ps[0])
 		}
-		if err := tx.SendBatch(ctx, &write).Close(); err != nil {
-			return fmt.Errorf("cancel booking %s: %w", id, translate(err))
-		}
-		b.Status = BookingCancelled
-		return nil
+		return &write, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cancel booking %s: %w", id, translate(err))
 	}
+	b.Status = BookingCancelled
 	return b, nil
 }
 

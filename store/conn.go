@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // ErrUnavailable is PostgreSQL out of reach: down, restarting, too slow for the
@@ -109,6 +110,58 @@ func (db *DB) lazily(ctx context.Context, queue func(b *pgx.Batch)) error {
 	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
 	queue(&b)
 	return db.pool.SendBatch(ctx, &b).Close()
+}
+
+// inTx runs a transaction in two round trips where pgx.BeginFunc takes three
+// or four: BEGIN goes out in front of the statements first queues, and COMMIT
+// behind those that then returns (nil: none) once it has read the answers to
+// the first. An error from then, or from any statement, rolls everything back.
+// On a caller's transaction (tests) it is a savepoint, in more round trips.
+func (db *DB) inTx(ctx context.Context, first func(b *pgx.Batch), then func() (*pgx.Batch, error)) error {
+	pool, ok := db.pool.c.(*pgxpool.Pool)
+	if !ok {
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			var b pgx.Batch
+			first(&b)
+			if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+				return err
+			}
+			w, err := then()
+			if err != nil || w == nil {
+				return err
+			}
+			return tx.SendBatch(ctx, w).Close()
+		})
+	}
+	c, err := pool.Acquire(ctx)
+	if err != nil {
+		return marked(err)
+	}
+	defer c.Release() // a connection still in a transaction is closed, not reused
+	var b pgx.Batch
+	b.Queue("BEGIN")
+	first(&b)
+	err = c.SendBatch(ctx, &b).Close()
+	if err == nil {
+		var w *pgx.Batch
+		if w, err = then(); err == nil {
+			if w == nil {
+				w = &pgx.Batch{}
+			}
+			// An aborted transaction answers COMMIT with ROLLBACK, not an error.
+			w.Queue("COMMIT").Exec(func(tag pgconn.CommandTag) error {
+				if tag.String() == "ROLLBACK" {
+					return pgx.ErrTxCommitRollback
+				}
+				return nil
+			})
+			err = c.SendBatch(ctx, w).Close()
+		}
+	}
+	if err != nil && c.Conn().PgConn().TxStatus() != 'I' {
+		_, _ = c.Exec(context.WithoutCancel(ctx), "ROLLBACK") // if it fails, Release closes the connection
+	}
+	return marked(err)
 }
 
 // beginTx begins a transaction with options when the connection can (a pool);

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/boxofficehq/boxoffice/payments"
 )
 
 // Hold statuses. A hold ends once: RELEASED by the fan (or their leaving),
@@ -80,8 +82,8 @@ type NewHold struct {
 // and event first, so the limit per fan holds here too, whatever Redis said.
 // Seats are taken by conditional updates; pool tickets are handed out in stage
 // order with SKIP LOCKED, so concurrent holds never wait on each other's rows.
-// The statements go in one batch (one round trip); what they find is checked
-// after, and a refusal rolls everything back.
+// The statements go in one batch with the BEGIN; what they find is checked
+// after, and a refusal rolls everything back (see inTx).
 func (db *DB) CreateHold(ctx context.Context, n NewHold) (*Hold, error) {
 	want := n.Quantity
 	if len(n.Seats) > 0 {
@@ -90,14 +92,13 @@ func (db *DB) CreateHold(ctx context.Context, n NewHold) (*Hold, error) {
 	if want <= 0 {
 		return nil, ErrTicketsTaken
 	}
-	var h *Hold
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var (
-			b         pgx.Batch
-			max, have int
-			taken     int64
-		)
-		queueLimit(&b, n.EventID, n.UserID, &max, &have)
+	var (
+		h         *Hold
+		max, have int
+		taken     int64
+	)
+	err := db.inTx(ctx, func(b *pgx.Batch) {
+		queueLimit(b, n.EventID, n.UserID, &max, &have)
 		const (
 			pool = `
 				WITH picked AS (
@@ -134,19 +135,17 @@ func (db *DB) CreateHold(ctx context.Context, n NewHold) (*Hold, error) {
 				}
 				return err
 			})
-		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-			return fmt.Errorf("reserve tickets: %w", translate(err))
-		}
+	}, func() (*pgx.Batch, error) {
 		switch {
 		case have+want > max:
-			return fmt.Errorf("%w: %d held or booked, %d more asked, at most %d", ErrLimitReached, have, want, max)
+			return nil, fmt.Errorf("%w: %d held or booked, %d more asked, at most %d", ErrLimitReached, have, want, max)
 		case taken != int64(want) || h == nil:
-			return ErrTicketsTaken // rolls back what was taken
+			return nil, ErrTicketsTaken // rolls back what was taken
 		}
-		return nil
+		return nil, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reserve tickets: %w", translate(err))
 	}
 	return h, nil
 }
@@ -186,6 +185,11 @@ const holdColumns = `h.id, h.event_id, h.zone_id, h.user_id, h.session_id, h.amo
 // hash-join over a full scan of every event's tickets, once per read.
 const ticketByID = `SELECT id, zone_id, seat_id, number FROM tickets WHERE id = l.ticket_id OFFSET 0`
 
+// Likewise a payment's holds and a hold's payments are selected with
+// = ANY(ARRAY(SELECT …)), never IN (SELECT …): the planner may make IN a join
+// that scans and sorts every hold (or payment) when it has no statistics on
+// them; the array is read first and then looked up by key.
+
 func scanHold(row pgx.Row) (*Hold, error) {
 	var (
 		h     Hold
@@ -200,14 +204,6 @@ func scanHold(row pgx.Row) (*Hold, error) {
 	return &h, nil
 }
 
-// lockHolds locks holds in id order (every transaction that locks several
-// holds takes them in the same order, and holds before payments, so two never
-// wait on each other) and reads them with their tickets. where selects them,
-// on h.
-func lockHolds(ctx context.Context, q DBTX, where string, args ...any) ([]*Hold, error) {
-	return readHolds(ctx, q, where+` ORDER BY h.id FOR UPDATE OF h`, args...)
-}
-
 // readHolds reads the holds that where (on h, with any ORDER BY and locking)
 // selects, each whole, in one query.
 func readHolds(ctx context.Context, q DBTX, where string, args ...any) ([]*Hold, error) {
@@ -218,7 +214,9 @@ func readHolds(ctx context.Context, q DBTX, where string, args ...any) ([]*Hold,
 	return collectHolds(rows)
 }
 
-// queueHolds queues readHolds' query, its answer into *holds.
+// queueHolds queues readHolds' query, its answer into *holds. Transactions
+// that lock holds (FOR UPDATE OF h) take them in id order, and before any
+// payment, so two never wait on each other.
 func queueHolds(b *pgx.Batch, holds *[]*Hold, where string, args ...any) {
 	b.Queue(holdsQuery+where, args...).Query(func(rows pgx.Rows) (err error) {
 		*holds, err = collectHolds(rows)
@@ -262,56 +260,39 @@ func (db *DB) HoldsOf(ctx context.Context, userID string) ([]*Hold, error) {
 // longer active is ErrHoldNotActive and changes nothing.
 func (db *DB) EndHold(ctx context.Context, id, status string) (h *Hold, refunds []string, err error) {
 	now := db.now()
-	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		holds, err := lockHolds(ctx, tx, `h.id = $1`, id)
-		if err != nil {
-			return err
-		}
+	var (
+		holds []*Hold
+		ps    []*payments.Payment
+	)
+	err = db.inTx(ctx, func(b *pgx.Batch) {
+		queueHolds(b, &holds, `h.id = $1 ORDER BY h.id FOR UPDATE OF h`, id)
+		// Its payments, after it: every transaction locks holds first.
+		queuePayments(b, &ps, `p.id = ANY(ARRAY(SELECT payment_id FROM payment_holds WHERE hold_id = $1)) ORDER BY p.id FOR UPDATE OF p`, id)
+	}, func() (*pgx.Batch, error) {
 		if len(holds) == 0 {
-			return fmt.Errorf("hold %s: %w", id, ErrNotFound)
+			return nil, fmt.Errorf("hold %s: %w", id, ErrNotFound)
 		}
 		if h = holds[0]; h.Status != HoldActive {
-			return ErrHoldNotActive
+			return nil, ErrHoldNotActive
 		}
-		const q = `
-			UPDATE tickets SET status = 'AVAILABLE', hold_id = NULL
-			WHERE hold_id = $1 AND status = 'RESERVED'`
-		if _, err := tx.Exec(ctx, q, id); err != nil {
-			return fmt.Errorf("release tickets: %w", err)
+		var b pgx.Batch
+		b.Queue(`UPDATE tickets SET status = 'AVAILABLE', hold_id = NULL WHERE hold_id = $1 AND status = 'RESERVED'`, id)
+		b.Queue(`UPDATE hold_tickets SET active = false WHERE hold_id = $1`, id)
+		b.Queue(`UPDATE holds SET status = $2, ended_at = now() WHERE id = $1`, id, status)
+		refunds = nil
+		for _, p := range ps {
+			if p.OweRefund(now) {
+				queueSavePayment(&b, p)
+				refunds = append(refunds, p.ID)
+			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE hold_tickets SET active = false WHERE hold_id = $1`, id); err != nil {
-			return fmt.Errorf("release hold tickets: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE holds SET status = $2, ended_at = now() WHERE id = $1`, id, status); err != nil {
-			return fmt.Errorf("end hold: %w", err)
-		}
-		h.Status = status
-		refunds, err = oweRefundsForHold(ctx, tx, id, now)
-		return err
+		return &b, nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("end hold %s: %w", id, err)
 	}
+	h.Status = status
 	return h, refunds, nil
-}
-
-// oweRefundsForHold marks every succeeded payment for the hold that bought
-// nothing as owed back, and returns their ids.
-func oweRefundsForHold(ctx context.Context, tx pgx.Tx, holdID string, now time.Time) ([]string, error) {
-	ps, err := lockPayments(ctx, tx, `id IN (SELECT payment_id FROM payment_holds WHERE hold_id = $1)`, holdID)
-	if err != nil {
-		return nil, err
-	}
-	var owed []string
-	for _, p := range ps {
-		if p.OweRefund(now) {
-			if err := savePayment(ctx, tx, p); err != nil {
-				return nil, err
-			}
-			owed = append(owed, p.ID)
-		}
-	}
-	return owed, nil
 }
 
 // DueHolds lists active holds whose time is up: expires_at passed, plus the

@@ -24,16 +24,15 @@ func (e *LivePaymentError) Error() string {
 // it. In one transaction it locks the holds, checks that they are the fan's,
 // of one event, active and not run out at now, and that none has a live
 // payment (*LivePaymentError names it). Its amount is the holds' total. The
-// statements go in one batch; a refusal rolls the insert back.
+// statements go in one batch with the BEGIN; a refusal rolls the insert back.
 func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, now time.Time) error {
-	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var (
-			b     pgx.Batch
-			holds []*Hold
-			live  []*payments.Payment
-		)
-		queueHolds(&b, &holds, `h.id = ANY($1) ORDER BY h.id FOR UPDATE OF h`, p.HoldIDs)
-		queuePayments(&b, &live, `p.id IN (SELECT payment_id FROM payment_holds WHERE hold_id = ANY($1)) ORDER BY p.id FOR UPDATE OF p`, p.HoldIDs)
+	var (
+		holds []*Hold
+		live  []*payments.Payment
+	)
+	err := db.inTx(ctx, func(b *pgx.Batch) {
+		queueHolds(b, &holds, `h.id = ANY($1) ORDER BY h.id FOR UPDATE OF h`, p.HoldIDs)
+		queuePayments(b, &live, `p.id = ANY(ARRAY(SELECT payment_id FROM payment_holds WHERE hold_id = ANY($1))) ORDER BY p.id FOR UPDATE OF p`, p.HoldIDs)
 		b.Queue(`
 			INSERT INTO payments (id, event_id, user_id, provider, provider_ref, amount_cents, currency, status, check_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -44,27 +43,29 @@ func (db *DB) CreatePayment(ctx context.Context, p *payments.Payment, now time.T
 			INSERT INTO payment_holds (payment_id, hold_id, position)
 			SELECT $1, x.hold_id, x.position - 1 FROM unnest($2::text[]) WITH ORDINALITY AS x (hold_id, position)
 			JOIN holds h ON h.id = x.hold_id`, p.ID, p.HoldIDs) // an unknown hold is refused below, not by the foreign key
-		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-			return fmt.Errorf("create payment: %w", translate(err))
-		}
+	}, func() (*pgx.Batch, error) {
 		if len(holds) != len(sortedUnique(p.HoldIDs)) {
-			return fmt.Errorf("holds of payment %s: %w", p.ID, ErrNotFound)
+			return nil, fmt.Errorf("holds of payment %s: %w", p.ID, ErrNotFound)
 		}
 		for _, h := range holds {
 			switch {
 			case h.UserID != p.UserID || h.EventID != p.EventID:
-				return fmt.Errorf("hold %s: %w", h.ID, ErrNotFound)
+				return nil, fmt.Errorf("hold %s: %w", h.ID, ErrNotFound)
 			case h.Status != HoldActive || !now.Before(h.ExpiresAt):
-				return fmt.Errorf("hold %s: %w", h.ID, ErrHoldNotActive)
+				return nil, fmt.Errorf("hold %s: %w", h.ID, ErrHoldNotActive)
 			}
 		}
 		for _, other := range live {
 			if other.Live() {
-				return &LivePaymentError{Payment: other}
+				return nil, &LivePaymentError{Payment: other}
 			}
 		}
-		return nil
+		return nil, nil
 	})
+	if err != nil {
+		return fmt.Errorf("create payment: %w", translate(err))
+	}
+	return nil
 }
 
 func sortedUnique(ids []string) []string {
@@ -109,15 +110,6 @@ func nullTime(t time.Time) *time.Time {
 	return &t
 }
 
-// lockPayments reads and locks the payments matching where (on p), in id order.
-func lockPayments(ctx context.Context, tx pgx.Tx, where string, args ...any) ([]*payments.Payment, error) {
-	rows, err := tx.Query(ctx, paymentsQuery+where+` ORDER BY p.id FOR UPDATE OF p`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("lock payments: %w", err)
-	}
-	return collectPayments(rows)
-}
-
 // queuePayments queues the reading of the payments that where (on p, with any
 // locking) selects, into *ps.
 func queuePayments(b *pgx.Batch, ps *[]*payments.Payment, where string, args ...any) {
@@ -137,14 +129,8 @@ func collectPayments(rows pgx.Rows) ([]*payments.Payment, error) {
 	return ps, nil
 }
 
-// savePayment writes back what the payment's methods changed.
-func savePayment(ctx context.Context, tx pgx.Tx, p *payments.Payment) error {
-	var b pgx.Batch
-	queueSavePayment(&b, p)
-	return tx.SendBatch(ctx, &b).Close()
-}
-
-// queueSavePayment queues savePayment's write.
+// queueSavePayment queues the write of a payment's state (its row, locked
+// before), and reads back when it changed.
 func queueSavePayment(b *pgx.Batch, p *payments.Payment) {
 	const q = `
 		UPDATE payments SET status = $2, refund_due = $3, refund_attempts = $4, refund_next_at = $5,
@@ -196,20 +182,23 @@ func (db *DB) PaymentsOf(ctx context.Context, userID string) ([]*payments.Paymen
 // UpdatePayment applies change to the payment inside a transaction that locks
 // its row, and saves the result; change's error rolls everything back.
 func (db *DB) UpdatePayment(ctx context.Context, id string, change func(p *payments.Payment) error) (*payments.Payment, error) {
-	var p *payments.Payment
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		ps, err := lockPayments(ctx, tx, `p.id = $1`, id)
-		if err != nil {
-			return err
-		}
+	var (
+		p  *payments.Payment
+		ps []*payments.Payment
+	)
+	err := db.inTx(ctx, func(b *pgx.Batch) {
+		queuePayments(b, &ps, `p.id = $1 FOR UPDATE OF p`, id)
+	}, func() (*pgx.Batch, error) {
 		if len(ps) == 0 {
-			return fmt.Errorf("payment %s: %w", id, ErrNotFound)
+			return nil, fmt.Errorf("payment %s: %w", id, ErrNotFound)
 		}
 		p = ps[0]
 		if err := change(p); err != nil {
-			return err
+			return nil, err
 		}
-		return savePayment(ctx, tx, p)
+		var b pgx.Batch
+		queueSavePayment(&b, p)
+		return &b, nil
 	})
 	if err != nil {
 		return nil, err
