@@ -42,11 +42,18 @@ type DB struct {
 
 	// passwords checks passwords (users.go); its zero value uses bcrypt.
 	passwords passwordChecker
+
+	// The idempotency keys' claims and saves, each grouped (idempotency.go).
+	claims group[keyClaim, bool]
+	saves  group[keySave, struct{}]
 }
 
 // New runs the store on c: a pool, or a transaction the caller ends.
 func New(c DBTX) *DB {
-	return &DB{pool: conn{c}, BcryptCost: bcrypt.DefaultCost, Now: time.Now}
+	db := &DB{pool: conn{c}, BcryptCost: bcrypt.DefaultCost, Now: time.Now}
+	db.claims = group[keyClaim, bool]{max: groupMax, run: db.claimKeys}
+	db.saves = group[keySave, struct{}]{max: groupMax, run: db.saveAnswers}
+	return db
 }
 
 func (db *DB) bcryptCost() int { return db.BcryptCost }

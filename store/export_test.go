@@ -22,3 +22,8 @@ func (c *EventCache) Loads() int64 { return c.loads.Load() }
 func Lazily(ctx context.Context, db *DB, queue func(b *pgx.Batch)) error {
 	return db.lazily(ctx, queue)
 }
+
+// InTx is DB.inTx, for tests.
+func InTx(ctx context.Context, db *DB, first func(b *pgx.Batch), then func() (*pgx.Batch, error)) error {
+	return db.inTx(ctx, first, then)
+}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -45,31 +47,17 @@ type Claim struct {
 
 // ClaimIdempotencyKey claims (scope, key) for the request with this hash. It is
 // ErrKeyInFlight while the first request runs, and ErrKeyReused when the hash
-// differs.
+// differs. Concurrent claims go to the database together (see group).
 func (db *DB) ClaimIdempotencyKey(ctx context.Context, scope, key string, hash []byte) (Claim, error) {
-	// A row past its lifetime, or abandoned in flight, is taken over as new.
-	const q = `
-		INSERT INTO idempotency_keys (scope, key, request_hash)
-		VALUES ($1, $2, $3)
-		ON CONFLICT (scope, key) DO UPDATE
-			SET request_hash = EXCLUDED.request_hash, status = 0, content_type = '', body = '',
-				created_at = now(), heartbeat_at = now()
-			WHERE idempotency_keys.created_at < now() - $4 * interval '1 second'
-			   OR (idempotency_keys.status = 0 AND idempotency_keys.heartbeat_at < now() - $5 * interval '1 second')
-		RETURNING true`
-	// Lazily (see lazily): a claim lost in a database crash was either
-	// followed by nothing durable, or flushed by what followed.
-	var claimed bool
-	err := db.lazily(ctx, func(b *pgx.Batch) {
-		b.Queue(q, scope, key, hash, IdempotencyTTL.Seconds(), abandonAfter.Seconds()).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&claimed)
-		})
-	})
-	if err == nil {
-		return Claim{Owned: true}, nil
+	if !storable(scope) || !storable(key) {
+		return Claim{}, ErrBadText // refused here: in a batch it would fail everyone's claims
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
+	claimed, err := db.claims.do(ctx, keyClaim{scope: scope, key: key, hash: hash})
+	if err != nil {
 		return Claim{}, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	if claimed {
+		return Claim{Owned: true}, nil
 	}
 	var (
 		stored StoredResponse
@@ -91,6 +79,65 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, scope, key string, hash [
 	return Claim{Stored: &stored}, nil
 }
 
+// storable reports whether PostgreSQL can keep s as text.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+type keyClaim struct {
+	scope, key string
+	hash       []byte
+}
+
+// claimKeys claims the keys it can in one statement, and says which it did. A
+// key twice in the batch (a double click) is claimed at most once: the second
+// finds the first in flight. A row past its lifetime, or abandoned in flight,
+// is taken over as new. Lazily (see lazily): a claim lost in a database crash
+// was either followed by nothing durable, or flushed by what followed.
+func (db *DB) claimKeys(ctx context.Context, claims []keyClaim) ([]bool, error) {
+	const q = `
+		INSERT INTO idempotency_keys (scope, key, request_hash)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[]) ORDER BY 1, 2
+		ON CONFLICT (scope, key) DO UPDATE
+			SET request_hash = EXCLUDED.request_hash, status = 0, content_type = '', body = '',
+				created_at = now(), heartbeat_at = now()
+			WHERE idempotency_keys.created_at < now() - $4 * interval '1 second'
+			   OR (idempotency_keys.status = 0 AND idempotency_keys.heartbeat_at < now() - $5 * interval '1 second')
+		RETURNING scope, key`
+	type sk struct{ scope, key string }
+	var (
+		scopes, keys []string
+		hashes       [][]byte
+		sent         = make(map[sk]int, len(claims)) // where each key went in the statement
+		won          = make(map[sk]bool, len(claims))
+	)
+	for _, c := range claims {
+		k := sk{c.scope, c.key}
+		if _, dup := sent[k]; !dup {
+			sent[k] = len(keys)
+			scopes, keys, hashes = append(scopes, c.scope), append(keys, c.key), append(hashes, c.hash)
+		}
+	}
+	err := db.lazily(ctx, func(b *pgx.Batch) {
+		b.Queue(q, scopes, keys, hashes, IdempotencyTTL.Seconds(), abandonAfter.Seconds()).Query(func(rows pgx.Rows) error {
+			var k sk
+			_, err := pgx.ForEachRow(rows, []any{&k.scope, &k.key}, func() error {
+				won[k] = true
+				return nil
+			})
+			return err
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bool, len(claims))
+	for i, c := range claims {
+		k := sk{c.scope, c.key}
+		out[i] = won[k]
+		won[k] = false // the first of a double click has it
+	}
+	return out, nil
+}
+
 // HeartbeatIdempotencyKey says the key's request is still running.
 func (db *DB) HeartbeatIdempotencyKey(ctx context.Context, scope, key string) error {
 	const q = `UPDATE idempotency_keys SET heartbeat_at = now() WHERE scope = $1 AND key = $2 AND status = 0`
@@ -100,21 +147,44 @@ func (db *DB) HeartbeatIdempotencyKey(ctx context.Context, scope, key string) er
 	return nil
 }
 
-// SaveIdempotentResponse keeps the first answer for replay. Lazily (see
-// lazily): an answer lost in a database crash leaves the key claimed and
-// silent, and a retry takes it over after abandonAfter and runs again, as when
-// the replica running it crashed.
+// SaveIdempotentResponse keeps the first answer for replay. Concurrent saves
+// go to the database together (see group). Lazily (see lazily): an answer lost
+// in a database crash leaves the key claimed and silent, and a retry takes it
+// over after abandonAfter and runs again, as when the replica running it
+// crashed.
 func (db *DB) SaveIdempotentResponse(ctx context.Context, scope, key string, r StoredResponse) error {
-	const q = `UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5 WHERE scope = $1 AND key = $2`
-	body := r.Body
-	if body == nil {
-		body = []byte{} // an answer without one (204): nil would be NULL
+	if r.Body == nil {
+		r.Body = []byte{} // an answer without one (204): nil would be NULL
 	}
-	err := db.lazily(ctx, func(b *pgx.Batch) { b.Queue(q, scope, key, r.Status, r.ContentType, body) })
-	if err != nil {
+	if _, err := db.saves.do(ctx, keySave{scope: scope, key: key, r: r}); err != nil {
 		return fmt.Errorf("save idempotent response: %w", err)
 	}
 	return nil
+}
+
+type keySave struct {
+	scope, key string
+	r          StoredResponse
+}
+
+// saveAnswers keeps the answers in one statement. Only a key's owner saves it,
+// so no two saves are of one key.
+func (db *DB) saveAnswers(ctx context.Context, saves []keySave) ([]struct{}, error) {
+	const q = `
+		UPDATE idempotency_keys k SET status = x.status, content_type = x.content_type, body = x.body
+		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bytea[]) AS x (scope, key, status, content_type, body)
+		WHERE k.scope = x.scope AND k.key = x.key`
+	n := len(saves)
+	scopes, keys, types := make([]string, n), make([]string, n), make([]string, n)
+	statuses, bodies := make([]int32, n), make([][]byte, n)
+	for i, s := range saves {
+		scopes[i], keys[i], statuses[i], types[i], bodies[i] = s.scope, s.key, int32(s.r.Status), s.r.ContentType, s.r.Body
+	}
+	err := db.lazily(ctx, func(b *pgx.Batch) { b.Queue(q, scopes, keys, statuses, types, bodies) })
+	if err != nil {
+		return nil, err
+	}
+	return make([]struct{}, n), nil
 }
 
 // ReleaseIdempotencyKey forgets a claim whose request did not finish with an

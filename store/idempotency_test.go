@@ -2,8 +2,13 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/boxofficehq/boxoffice/store"
@@ -91,4 +96,64 @@ func TestIdempotentAnswerWithoutABody(t *testing.T) {
 	require.NotNil(t, again.Stored)
 	require.Equal(t, 204, again.Stored.Status)
 	require.Empty(t, again.Stored.Body)
+}
+
+// Claims and saves that arrive together share statements, and sharing changes
+// no answer: of many concurrent claims of each key (double clicks among them)
+// exactly one owns it and the rest find it in flight or, once its answer is
+// kept, replay that answer; and a key PostgreSQL cannot store is refused alone
+// and fails no one else's claim.
+func TestIdempotencyClaimsTogether(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.DB(t)
+	scope := store.NewID("scope")
+	const keys, clicks = 40, 5
+	var (
+		wg     sync.WaitGroup
+		owners [keys]atomic.Int32
+		bad    atomic.Int32
+	)
+	for k := range keys {
+		for range clicks {
+			wg.Go(func() {
+				key := fmt.Sprintf("key-%d", k)
+				claim, err := db.ClaimIdempotencyKey(ctx, scope, key, []byte("hash"))
+				if errors.Is(err, store.ErrKeyInFlight) {
+					return
+				}
+				if !assert.NoError(t, err) || !assert.True(t, claim.Owned, "a first answer is kept only after every claim") {
+					return
+				}
+				owners[k].Add(1)
+			})
+		}
+		wg.Go(func() {
+			_, err := db.ClaimIdempotencyKey(ctx, scope, "bad\xff", []byte("hash"))
+			if errors.Is(err, store.ErrBadText) {
+				bad.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	require.EqualValues(t, keys, bad.Load())
+	for k := range keys {
+		require.EqualValues(t, 1, owners[k].Load(), "key-%d has one owner", k)
+	}
+
+	for k := range keys {
+		wg.Go(func() {
+			body := fmt.Appendf(nil, `{"n":%d}`, k)
+			assert.NoError(t, db.SaveIdempotentResponse(ctx, scope, fmt.Sprintf("key-%d", k),
+				store.StoredResponse{Status: 201, ContentType: "application/json", Body: body}))
+		})
+	}
+	wg.Wait()
+	for k := range keys {
+		claim, err := db.ClaimIdempotencyKey(ctx, scope, fmt.Sprintf("key-%d", k), []byte("hash"))
+		require.NoError(t, err)
+		require.NotNil(t, claim.Stored)
+		require.Equal(t, 201, claim.Stored.Status)
+		require.JSONEq(t, fmt.Sprintf(`{"n":%d}`, k), string(claim.Stored.Body))
+	}
 }
