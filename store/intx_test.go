@@ -76,7 +76,7 @@ func TestInTxCommitsAllOrNothing(t *testing.T) {
 		"a callback ignores the failure": {
 			first: func(b *pgx.Batch) {
 				insert(b, "c")
-				b.Queue(`INSERT INTO `+table+` (k) VALUES ('a')`).Exec(func(pgconn.CommandTag) error { return nil })
+				b.Queue(`INSERT INTO ` + table + ` (k) VALUES ('a')`).Exec(func(pgconn.CommandTag) error { return nil })
 			},
 			then: func() (*pgx.Batch, error) { return nil, nil },
 		},

@@ -144,7 +144,7 @@ func toAPIError(err error) (e *apiError, unexpected bool) {
 	case errors.Is(err, booking.ErrPaymentInProgress):
 		return newError(http.StatusConflict, "payment_in_progress", err.Error()), false
 	case errors.Is(err, store.ErrBookingCancelled):
-		return newError(http.StatusConflict, "already_cancelled", err.Error()), false
+		return newError(http.StatusConflict, "already_cancelled", store.ErrBookingCancelled.Error()), false
 	case errors.Is(err, store.ErrCheckedIn):
 		return newError(http.StatusConflict, "checked_in", "a ticket of this booking was checked in at the door: it can no longer be cancelled"), false
 	case errors.Is(err, payments.ErrUnknownCard):
