@@ -356,13 +356,27 @@ func (s *Service) Rebuild(ctx context.Context, eventID string) error {
 		if err != nil {
 			return nil, fmt.Errorf("rebuild %s: %w", eventID, err)
 		}
-		if err := s.inv.Rebuild(ctx, snap); err != nil {
+		if err := s.rebuild(ctx, snap); err != nil {
 			return nil, fmt.Errorf("rebuild %s: %w", eventID, err)
 		}
 		s.log.InfoContext(ctx, "inventory rebuilt from postgres", "event", eventID)
 		return nil, nil
 	})
 	return err
+}
+
+// rebuild replaces Redis's inventory with snap and tells watchers every
+// zone's count: what changed while Redis was away or wrong (bookings settled
+// in PostgreSQL alone, say) was never announced, and their pages still show
+// the counts from before.
+func (s *Service) rebuild(ctx context.Context, snap *inventory.Snapshot) error {
+	if err := s.inv.Rebuild(ctx, snap); err != nil {
+		return err
+	}
+	for _, z := range snap.Zones {
+		s.notify.TicketsChanged(ctx, snap.EventID, z.ID, nil)
+	}
+	return nil
 }
 
 // CheckDrift compares Redis with PostgreSQL and repairs Redis when they disagree.
@@ -393,7 +407,7 @@ func (s *Service) CheckDrift(ctx context.Context, eventID string) (repaired bool
 				return false, nil
 			}
 			s.log.WarnContext(ctx, "inventory drifted from postgres", "event", eventID, "differences", still)
-			return true, s.inv.Rebuild(ctx, snap)
+			return true, s.rebuild(ctx, snap)
 		}
 		first = make(map[string]bool, len(diffs))
 		for _, d := range diffs {

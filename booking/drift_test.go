@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -28,9 +30,32 @@ func (l *lookingStore) InventorySnapshot(ctx context.Context, eventID string) (*
 	return l.DB.InventorySnapshot(ctx, eventID)
 }
 
+// zonesHeard records which zones a notifier was told changed.
+type zonesHeard struct {
+	quiet
+	mu    sync.Mutex
+	zones []string
+}
+
+func (z *zonesHeard) TicketsChanged(_ context.Context, _, zoneID string, _ map[string]string) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.zones = append(z.zones, zoneID)
+}
+
+func (z *zonesHeard) take() []string {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	out := z.zones
+	z.zones = nil
+	slices.Sort(out)
+	return out
+}
+
 // TestDriftRepairsOnlyWhatPersists: a difference seen on one look only (a
 // hold in flight, on a busy sale) is left alone; one seen on both looks is
-// repaired.
+// repaired, and every zone's count is announced, since watchers were shown
+// the wrong one.
 func TestDriftRepairsOnlyWhatPersists(t *testing.T) {
 	t.Parallel()
 	s := newShop(t)
@@ -49,11 +74,13 @@ func TestDriftRepairsOnlyWhatPersists(t *testing.T) {
 	}}
 	require.NoError(t, s.svc.Rebuild(ctx, s.ev.ID)) // loaded as PostgreSQL has it
 	inv := inventory.New(s.rdb, s.clock.now, queue.ActiveKey)
-	svc := booking.New(ls, inv, s.pay, quiet{}, slog.New(slog.NewTextHandler(io.Discard, nil)), s.clock.now)
+	heard := &zonesHeard{}
+	svc := booking.New(ls, inv, s.pay, heard, slog.New(slog.NewTextHandler(io.Discard, nil)), s.clock.now)
 
 	repaired, err := svc.CheckDrift(ctx, s.ev.ID)
 	require.NoError(t, err)
 	require.False(t, repaired, "no difference was on both looks")
+	require.Empty(t, heard.take(), "nothing changed, nothing announced")
 	snap, err := s.db.InventorySnapshot(ctx, s.ev.ID)
 	require.NoError(t, err)
 	drift, err := inv.Drift(ctx, snap)
@@ -67,4 +94,11 @@ func TestDriftRepairsOnlyWhatPersists(t *testing.T) {
 	drift, err = inv.Drift(ctx, snap)
 	require.NoError(t, err)
 	require.Empty(t, drift)
+	require.Equal(t, []string{"GA", "VIP"}, heard.take(), "every zone's count announced after the repair")
+
+	require.NoError(t, s.rdb.Del(ctx, "ev:{"+s.ev.ID+"}:inv:loaded").Err()) // Redis lost the event
+	repaired, err = svc.CheckDrift(ctx, s.ev.ID)
+	require.NoError(t, err)
+	require.True(t, repaired)
+	require.Equal(t, []string{"GA", "VIP"}, heard.take(), "and after a rebuild of a lost inventory")
 }

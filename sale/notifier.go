@@ -69,7 +69,12 @@ func (n *Notifier) Flush(ctx context.Context) error {
 	for eventID, zones := range pending {
 		counts, err := n.inv.Counts(ctx, eventID)
 		if err != nil {
+			// Redis is away, or lost the event and has not rebuilt it yet:
+			// kept for a later Flush, not dropped, or watchers would keep
+			// these zones' old counts and seats until they changed again.
+			n.keep(eventID, zones)
 			errs = append(errs, err)
+			continue
 		}
 		for _, c := range counts {
 			if zones[c.ZoneID] != nil {
@@ -85,6 +90,32 @@ func (n *Notifier) Flush(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// keep puts back changes that Flush could not publish, under any newer ones.
+func (n *Notifier) keep(eventID string, zones map[string]*zoneChange) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := n.pending[eventID]
+	if now == nil {
+		n.pending[eventID] = zones
+		return
+	}
+	for zoneID, z := range zones {
+		newer := now[zoneID]
+		if newer == nil {
+			now[zoneID] = z
+			continue
+		}
+		for seat, status := range z.seats {
+			if _, ok := newer.seats[seat]; !ok {
+				if newer.seats == nil {
+					newer.seats = map[string]string{}
+				}
+				newer.seats[seat] = status
+			}
+		}
+	}
 }
 
 // HoldExpired tells the fan whose reservation ran out, at once.

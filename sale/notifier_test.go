@@ -70,6 +70,57 @@ func TestNoticesGatherABurst(t *testing.T) {
 	require.Equal(t, map[string]int{"availability.update GA": 1, "availability.update VIP": 1, "seat.update VIP": 1}, got)
 }
 
+// Changes that cannot be published because Redis lost the event (restarted
+// empty, not yet rebuilt) are kept, not dropped: once the inventory is back,
+// the next flush sends each zone's count and each seat's latest state, a
+// change made meanwhile winning over the kept one. Dropped, a watcher would see
+// the old counts until the zone changed again, which at the end of a sale is never.
+func TestNoticesOutlastALostInventory(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.DB(t)
+	rdb := storetest.Redis(t)
+	ev := storetest.Event(t, db, storetest.Organizer(t, db).ID, 10, store.Row{Row: "1", Seats: 4})
+	storetest.CleanRedis(t, rdb, ev.ID)
+	inv := inventory.New(rdb, time.Now, queue.ActiveKey)
+	hub := realtime.NewHub(rdb, realtime.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	t.Cleanup(func() { _ = hub.Close() })
+	msgs := bus(t, rdb, ev.ID)
+
+	n := sale.NewNotifier(hub, inv)
+	n.TicketsChanged(ctx, ev.ID, "GA", nil)
+	n.TicketsChanged(ctx, ev.ID, "VIP", map[string]string{"1A": "BOOKED", "1B": "RESERVED"})
+	require.ErrorIs(t, n.Flush(ctx), inventory.ErrNotLoaded)
+	n.TicketsChanged(ctx, ev.ID, "VIP", map[string]string{"1A": "AVAILABLE"})
+	require.ErrorIs(t, n.Flush(ctx), inventory.ErrNotLoaded)
+	select {
+	case m := <-msgs:
+		t.Fatalf("published without counts: %+v", m)
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	snap, err := db.InventorySnapshot(ctx, ev.ID)
+	require.NoError(t, err)
+	require.NoError(t, inv.Rebuild(ctx, snap))
+	require.NoError(t, n.Flush(ctx))
+	got := map[string]any{}
+	for len(got) < 3 {
+		select {
+		case m := <-msgs:
+			switch m.Type {
+			case realtime.TypeAvailabilityUpdate:
+				got[m.ZoneID] = m.AvailableTickets
+			case realtime.TypeSeatUpdate:
+				got["seats "+m.ZoneID] = m.Seats
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the kept changes were not published: got %v", got)
+		}
+	}
+	require.Equal(t, map[string]any{"GA": 10, "VIP": 4,
+		"seats VIP": map[string]string{"1A": "AVAILABLE", "1B": "RESERVED"}}, got)
+}
+
 // bus hears the event's bus channel as a replica's hub does.
 func bus(t *testing.T, rdb redis.UniversalClient, eventID string) <-chan realtime.Message {
 	t.Helper()

@@ -10,8 +10,10 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/realtime"
+	"github.com/boxofficehq/boxoffice/store"
 )
 
 // Hub serves this replica's live connections; *realtime.Hub satisfies it.
@@ -53,9 +55,9 @@ func (s *Server) live(c echo.Context) error {
 			return err
 		}
 	}
-	for _, z := range ev.Zones {
+	for _, z := range s.liveCounts(c.Request().Context(), ev) {
 		snapshot = append(snapshot, map[string]any{"type": realtime.TypeAvailabilityUpdate,
-			"zone_id": z.ID, "available_tickets": z.AvailableTickets})
+			"zone_id": z.ZoneID, "available_tickets": z.Available})
 	}
 	snapshot = append(snapshot, map[string]any{"type": realtime.TypeSaleUpdate, "sale_status": ev.SaleStatus})
 
@@ -76,6 +78,19 @@ func (s *Server) live(c echo.Context) error {
 		}
 	}()
 	return nil
+}
+
+// liveCounts is each zone's count for a new socket's snapshot: Redis's, of
+// now, when it has them. The cached event's may be a second old, and a change
+// announced in that second, before the socket joined the hub, would never
+// reach it: at the end of a sale, a watcher would see tickets that are gone.
+func (s *Server) liveCounts(ctx context.Context, ev *store.Event) []inventory.ZoneCounts {
+	if counts, err := s.inv.Counts(ctx, ev.ID); err == nil {
+		return counts
+	}
+	return list(ev.Zones, func(z store.Zone) inventory.ZoneCounts {
+		return inventory.ZoneCounts{ZoneID: z.ID, Available: z.AvailableTickets}
+	})
 }
 
 // endReason names how a live connection ended, for boxoffice_live_ended_total.

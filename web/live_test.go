@@ -161,6 +161,30 @@ func TestLiveInventoryUpdates(t *testing.T) {
 	})
 }
 
+// A socket's snapshot counts the tickets of now, not those of the replica's
+// cached event (up to a second old): a change announced in that second, before
+// the socket joined, would otherwise never reach it.
+func TestLiveSnapshotIsOfNow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.seatedEvent(5)
+	ann := e.shopper(id)
+	time.Sleep(1100 * time.Millisecond) // the replica's cached event runs out
+	first := e.dialLive(t, id, "")      // the replica reads and caches the event
+	first.await("the snapshot", isType("sale.update"))
+	r := e.call(http.MethodPost, "/api/v1/tickets/reserve", ann, reserveBody(id, "VIP", []string{"2B", "2C"}, 0))
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	first.await("VIP availability after the hold", func(m map[string]any) bool {
+		return m["type"] == "availability.update" && m["zone_id"] == "VIP" && m["available_tickets"] == 13.0
+	})
+
+	next := e.dialLive(t, id, "") // announced before it joined
+	snap := next.await("VIP in the snapshot", func(m map[string]any) bool {
+		return m["type"] == "availability.update" && m["zone_id"] == "VIP"
+	})
+	require.Equal(t, 13.0, snap["available_tickets"])
+}
+
 // Fans waiting in the lobby on two instances learn their shuffled places when
 // the sale opens, whichever instance numbered the lobby.
 func TestLiveLobbyOpening(t *testing.T) {
