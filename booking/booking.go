@@ -52,6 +52,7 @@ type Store interface {
 	KnownHolds(ctx context.Context, ids []string) (map[string]bool, error)
 	CreatePayment(ctx context.Context, p *payments.Payment, now time.Time) error
 	Payment(ctx context.Context, id string) (*payments.Payment, error)
+	PaymentWithBooking(ctx context.Context, id string) (*payments.Payment, *store.Booking, error)
 	PaymentByRef(ctx context.Context, provider, ref string) (*payments.Payment, error)
 	PaymentsOf(ctx context.Context, userID string) ([]*payments.Payment, error)
 	UpdatePayment(ctx context.Context, id string, change func(p *payments.Payment) error) (*payments.Payment, error)

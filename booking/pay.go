@@ -158,7 +158,10 @@ func (s *Service) Confirm(ctx context.Context, paymentID, userID, card string) (
 // refunded: ErrRefunded when the hold ended first, ErrPaymentMismatch when
 // another payment bought it.
 func (s *Service) Book(ctx context.Context, holdID, paymentID, userID string) (*store.Booking, error) {
-	p, err := s.MyPayment(ctx, paymentID, userID)
+	p, b, err := s.store.PaymentWithBooking(ctx, paymentID)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrBadText) || (err == nil && p.UserID != userID) {
+		err = ErrNotYours // as MyPayment
+	}
 	if err != nil || !slices.Contains(p.HoldIDs, holdID) {
 		// The reservation's own answer comes first: not yours, then the payment's.
 		if _, herr := s.Mine(ctx, holdID, userID); herr != nil {
@@ -169,8 +172,8 @@ func (s *Service) Book(ctx context.Context, holdID, paymentID, userID string) (*
 		}
 		return nil, ErrPaymentMismatch
 	}
-	if p.BookingID != "" {
-		return s.store.Booking(ctx, p.BookingID)
+	if b != nil {
+		return b, nil
 	}
 	status := ""
 	if p.Status == payments.StatusPending || p.Status == payments.StatusFailed {

@@ -155,6 +155,32 @@ func (db *DB) Payment(ctx context.Context, id string) (*payments.Payment, error)
 	return p, nil
 }
 
+// PaymentWithBooking returns a payment and the booking it bought, if any (nil),
+// in one round trip.
+func (db *DB) PaymentWithBooking(ctx context.Context, id string) (*payments.Payment, *Booking, error) {
+	var (
+		b     pgx.Batch
+		p     *payments.Payment
+		found []*Booking
+	)
+	b.Queue(`SELECT `+paymentColumns+` FROM payments p WHERE p.id = $1`, id).QueryRow(func(row pgx.Row) (err error) {
+		p, err = scanPayment(row)
+		return err
+	})
+	b.Queue(`SELECT `+bookingColumns+` FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.payment_id = $1`, id).
+		Query(func(rows pgx.Rows) (err error) {
+			found, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Booking, error) { return scanBooking(r) })
+			return err
+		})
+	if err := db.pool.SendBatch(ctx, &b).Close(); err != nil {
+		return nil, nil, fmt.Errorf("payment %s: %w", id, translate(err))
+	}
+	if len(found) == 0 {
+		return p, nil, nil
+	}
+	return p, found[0], nil
+}
+
 // PaymentByRef finds a payment by its provider's reference.
 func (db *DB) PaymentByRef(ctx context.Context, provider, ref string) (*payments.Payment, error) {
 	p, err := scanPayment(db.pool.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments p
