@@ -175,6 +175,11 @@ func (s *Service) Leave(ctx context.Context, ev queue.Event, userID string) (*qu
 // Booked is called after each booking: a fan who holds nothing more is done
 // shopping, so the session ends (booked) and its slot goes to the next fan.
 func (s *Service) Booked(ctx context.Context, eventID, userID string) error {
+	// Redis first: most calls come after the session ended (the book call
+	// after a confirm that booked), and it says so for less than PostgreSQL.
+	if _, err := s.line.Active(ctx, eventID, userID); errors.Is(err, queue.ErrNoSession) {
+		return nil
+	}
 	held, err := s.store.ActiveHoldsOfSession(ctx, eventID, userID)
 	if err != nil || len(held) > 0 {
 		return err

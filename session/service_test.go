@@ -300,6 +300,8 @@ func TestSessionEndsWhenTheFanHasBooked(t *testing.T) {
 	require.Equal(t, store.HoldBooked, s.holdStatus(h.ID))
 	require.Equal(t, store.HoldBooked, s.holdStatus(second.ID))
 	s.requireSlotFree(fan)
+	require.NoError(t, s.sessions.Booked(ctx, s.ev.ID, fan), "told again (the book call after the confirm): nothing to end")
+	s.requireSlotFree(fan)
 }
 
 // flakyLine is the line with Redis out of reach for its first few status calls.
