@@ -26,19 +26,10 @@ import (
 func TestNoticesGatherABurst(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := storetest.DB(t)
-	rdb := storetest.Redis(t)
-	ev := storetest.Event(t, db, storetest.Organizer(t, db).ID, 10, store.Row{Row: "1", Seats: 4})
-	storetest.CleanRedis(t, rdb, ev.ID)
-	inv := inventory.New(rdb, time.Now, queue.ActiveKey)
+	db, ev, inv, n, msgs := noticesOf(t)
 	snap, err := db.InventorySnapshot(ctx, ev.ID)
 	require.NoError(t, err)
 	require.NoError(t, inv.Rebuild(ctx, snap))
-	hub := realtime.NewHub(rdb, realtime.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	t.Cleanup(func() { _ = hub.Close() })
-	msgs := bus(t, rdb, ev.ID)
-
-	n := sale.NewNotifier(hub, inv)
 	for i := range 50 {
 		n.TicketsChanged(ctx, ev.ID, "GA", nil)
 		status := "RESERVED"
@@ -78,16 +69,7 @@ func TestNoticesGatherABurst(t *testing.T) {
 func TestNoticesOutlastALostInventory(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := storetest.DB(t)
-	rdb := storetest.Redis(t)
-	ev := storetest.Event(t, db, storetest.Organizer(t, db).ID, 10, store.Row{Row: "1", Seats: 4})
-	storetest.CleanRedis(t, rdb, ev.ID)
-	inv := inventory.New(rdb, time.Now, queue.ActiveKey)
-	hub := realtime.NewHub(rdb, realtime.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	t.Cleanup(func() { _ = hub.Close() })
-	msgs := bus(t, rdb, ev.ID)
-
-	n := sale.NewNotifier(hub, inv)
+	db, ev, inv, n, msgs := noticesOf(t) // the inventory not in Redis yet
 	n.TicketsChanged(ctx, ev.ID, "GA", nil)
 	n.TicketsChanged(ctx, ev.ID, "VIP", map[string]string{"1A": "BOOKED", "1B": "RESERVED"})
 	require.ErrorIs(t, n.Flush(ctx), inventory.ErrNotLoaded)
@@ -119,6 +101,20 @@ func TestNoticesOutlastALostInventory(t *testing.T) {
 	}
 	require.Equal(t, map[string]any{"GA": 10, "VIP": 4,
 		"seats VIP": map[string]string{"1A": "AVAILABLE", "1B": "RESERVED"}}, got)
+}
+
+// noticesOf makes an event (a pool of 10, a row of 4 seats), a notifier on a
+// hub and the event's bus messages.
+func noticesOf(t *testing.T) (*store.DB, *store.Event, *inventory.Inventory, *sale.Notifier, <-chan realtime.Message) {
+	t.Helper()
+	db := storetest.DB(t)
+	rdb := storetest.Redis(t)
+	ev := storetest.Event(t, db, storetest.Organizer(t, db).ID, 10, store.Row{Row: "1", Seats: 4})
+	storetest.CleanRedis(t, rdb, ev.ID)
+	inv := inventory.New(rdb, time.Now, queue.ActiveKey)
+	hub := realtime.NewHub(rdb, realtime.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	t.Cleanup(func() { _ = hub.Close() })
+	return db, ev, inv, sale.NewNotifier(hub, inv), bus(t, rdb, ev.ID)
 }
 
 // bus hears the event's bus channel as a replica's hub does.
