@@ -35,6 +35,7 @@ type config struct {
 	DebugAddr         string
 	MigrateDirection  string
 	AuditSource       string
+	Reports           []string // rehearse merge: the shards' report files
 	AuditJoinID       string
 
 	PaymentsProvider     string
@@ -76,6 +77,7 @@ var commands = []command{
 	{"healthcheck", "", "exit 0 when the local server answers /healthz"},
 	{"payments reconcile", "", "settle payments that succeeded without a booking or a refund"},
 	{"verify-shuffle", "<audit URL|file|->", "recompute a lobby's shuffled order from its audit"},
+	{"rehearse merge", "<report.json>...", "one report of a sharded rehearsal's JSON reports (-shard)"},
 	{"rehearse", "", "simulate a crowd of fans against a deployment and check the invariants"},
 }
 
@@ -209,6 +211,12 @@ var settings = []setting{
 			c.Rehearsal.Seed = n
 			return nil
 		}},
+	{flag: "shard", def: "0/1", usage: "run only the fans k with k % n == i, as i/n (a crowd too big for one process; needs -seed; see rehearse merge)",
+		cmds: rehearseOnly, set: func(c *config, name, v string) error {
+			sh, err := rehearse.ParseShard(v)
+			c.Rehearsal.Shard = sh
+			return err
+		}},
 	{flag: "cancel", def: "0.1", usage: "share of fans who cancel: half release their hold, half cancel their booking",
 		cmds: rehearseOnly, set: share(func(c *config) *float64 { return &c.Rehearsal.Cancel })},
 	{flag: "abandon", def: "0.05", usage: "share of fans who walk away holding tickets", cmds: rehearseOnly,
@@ -217,7 +225,7 @@ var settings = []setting{
 		set: share(func(c *config) *float64 { return &c.Rehearsal.DoubleClick })},
 	{flag: "settle-wait", def: "30s", usage: "how long the check waits for the server to settle payments", cmds: rehearseOnly,
 		set: duration(func(c *config) *time.Duration { return &c.Rehearsal.SettleWait })},
-	{flag: "json", def: "false", usage: "print the report as one JSON document", boolean: true, cmds: rehearseOnly,
+	{flag: "json", def: "false", usage: "print the report as one JSON document", boolean: true, cmds: []string{"rehearse", "rehearse merge"},
 		set: func(c *config, name, v string) error {
 			b, err := strconv.ParseBool(strings.TrimSpace(v))
 			if err != nil {
@@ -556,6 +564,11 @@ func (c *config) positional(cmd string, args []string) error {
 			return fmt.Errorf("verify-shuffle: give the audit's URL (…/queue/audit), a file, or - for stdin")
 		}
 		c.AuditSource, args = args[0], args[1:]
+	case "rehearse merge":
+		if len(args) == 0 {
+			return fmt.Errorf("rehearse merge: give the shards' JSON reports (rehearse -shard i/n -json)")
+		}
+		c.Reports, args = args, nil
 	}
 	if len(args) > 0 {
 		return fmt.Errorf("%s: unexpected argument %q", cmd, args[0])

@@ -87,6 +87,8 @@ func run(ctx context.Context, log *slog.Logger, args []string, getenv func(strin
 		return reconcile(ctx, log, cfg, stdout)
 	case "rehearse":
 		return rehearseCmd(ctx, cfg, stdout, stderr)
+	case "rehearse merge":
+		return rehearseMerge(cfg.Reports, cfg.JSON, stdout)
 	}
 	panic("unreachable: parseCommand accepts only known commands")
 }
@@ -357,7 +359,19 @@ func rehearseCmd(ctx context.Context, cfg *config, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if cfg.JSON {
+	if err := writeReport(rep, cfg.JSON, stdout); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return errors.New("rehearse: interrupted")
+	}
+	return nil
+}
+
+// writeReport prints a rehearsal's report, and names every check that broke.
+func writeReport(rep *rehearse.Report, asJSON bool, stdout io.Writer) error {
+	var err error
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		err = enc.Encode(rep)
@@ -369,8 +383,28 @@ func rehearseCmd(ctx context.Context, cfg *config, stdout, stderr io.Writer) err
 		return err
 	case !rep.OK:
 		return fmt.Errorf("rehearse: broken: %s", strings.Join(rep.Broken(), ", "))
-	case ctx.Err() != nil:
-		return errors.New("rehearse: interrupted")
 	}
 	return nil
+}
+
+// rehearseMerge prints one report of shards' JSON reports (-json), and of
+// check-only reports (-fans 0) run after them (rehearse.Merge).
+func rehearseMerge(files []string, asJSON bool, stdout io.Writer) error {
+	var reps []*rehearse.Report
+	for _, name := range files {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("rehearse merge: %w", err)
+		}
+		var rep rehearse.Report
+		if err := json.Unmarshal(raw, &rep); err != nil {
+			return fmt.Errorf("rehearse merge: %s: %w", name, err)
+		}
+		reps = append(reps, &rep)
+	}
+	rep, err := rehearse.Merge(reps...)
+	if err != nil {
+		return fmt.Errorf("rehearse merge: %w", err)
+	}
+	return writeReport(rep, asJSON, stdout)
 }

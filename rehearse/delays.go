@@ -1,6 +1,7 @@
 package rehearse
 
 import (
+	"cmp"
 	"sync"
 	"time"
 )
@@ -203,16 +204,35 @@ type DelayReport struct {
 	MaxMs    float64 `json:"max_ms"`
 }
 
+// delayKinds are the delays reported, in the report's order: the key of their
+// histogram, and the report's type and method.
+var delayKinds = [...]struct{ key, typ, method string }{
+	{"queue.update", "queue.update", "spread"}, {"availability.update", "availability.update", "spread"},
+	{"seat.update", "seat.update", "after_write"}, {afterAnswer, "seat.update", "after_answer"},
+}
+
 func (d *delays) report() []DelayReport {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return delayReports(d.hist, d.left)
+}
+
+// histograms are the delays, for a shard's report.
+func (d *delays) histograms() map[string]*Histogram {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]*Histogram{}
+	for _, k := range delayKinds {
+		out[k.key] = d.histOf(k.key).export()
+	}
+	return out
+}
+
+func delayReports(hist map[string]*histogram, left map[string]int) []DelayReport {
 	var out []DelayReport
-	for _, t := range []struct{ key, typ, method string }{
-		{"queue.update", "queue.update", "spread"}, {"availability.update", "availability.update", "spread"},
-		{"seat.update", "seat.update", "after_write"}, {afterAnswer, "seat.update", "after_answer"},
-	} {
-		h := d.histOf(t.key)
-		out = append(out, DelayReport{Type: t.typ, Method: t.method, Samples: h.n, Excluded: d.left[t.key],
+	for _, k := range delayKinds {
+		h := cmp.Or(hist[k.key], &histogram{})
+		out = append(out, DelayReport{Type: k.typ, Method: k.method, Samples: h.n, Excluded: left[k.key],
 			P50ms: ms(h.quantile(0.5)), P99ms: ms(h.quantile(0.99)), MaxMs: ms(h.max)})
 	}
 	return out

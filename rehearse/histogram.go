@@ -1,6 +1,7 @@
 package rehearse
 
 import (
+	"fmt"
 	"math/bits"
 	"time"
 )
@@ -60,4 +61,41 @@ func (h *histogram) quantile(q float64) time.Duration {
 		}
 	}
 	return h.max
+}
+
+// Histogram is a histogram as a shard's report carries it (ShardData), so
+// that Merge adds shards' samples exactly: the non-empty buckets and the
+// maximum.
+type Histogram struct {
+	N       int        `json:"n"`
+	MaxNs   int64      `json:"max_ns"`
+	Buckets [][2]int64 `json:"buckets"` // bucket index, count; in order
+}
+
+func (h *histogram) export() *Histogram {
+	x := &Histogram{N: h.n, MaxNs: int64(h.max), Buckets: [][2]int64{}}
+	for i, c := range h.counts {
+		if c > 0 {
+			x.Buckets = append(x.Buckets, [2]int64{int64(i), int64(c)})
+		}
+	}
+	return x
+}
+
+// merge adds x's samples; nil adds none.
+func (h *histogram) merge(x *Histogram) error {
+	if x == nil {
+		return nil
+	}
+	for _, b := range x.Buckets {
+		if b[0] < 0 || b[0] >= int64(len(h.counts)) || b[1] < 0 {
+			return fmt.Errorf("histogram bucket %d (count %d) is out of range", b[0], b[1])
+		}
+	}
+	for _, b := range x.Buckets {
+		h.counts[b[0]] += uint32(b[1])
+	}
+	h.n += x.N
+	h.max = max(h.max, time.Duration(x.MaxNs))
+	return nil
 }

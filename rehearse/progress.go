@@ -62,7 +62,7 @@ func (r *run) progressLine() string {
 	selling, left, state := r.fansCtx != nil, r.ticketsLeft, r.saleState
 	r.mu.Unlock()
 	if !selling {
-		fmt.Fprintf(&b, "accounts %d/%d ready", r.accountsReady.Load(), r.cfg.Fans)
+		fmt.Fprintf(&b, "accounts %d/%d ready", r.accountsReady.Load(), r.cfg.Shard.size(r.cfg.Fans))
 		if n := r.accountsFailed.Load(); n > 0 {
 			fmt.Fprintf(&b, ", %d failed", n)
 		}

@@ -141,8 +141,23 @@ type DoubleClicks struct {
 func (r *recorder) endpoints() []EndpointReport {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []EndpointReport
+	return endpointReports(r.routes)
+}
+
+// histograms are the routes' latencies, for a shard's report.
+func (r *recorder) histograms() map[string]*Histogram {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]*Histogram{}
 	for route, h := range r.routes {
+		out[route] = h.export()
+	}
+	return out
+}
+
+func endpointReports(routes map[string]*histogram) []EndpointReport {
+	var out []EndpointReport
+	for route, h := range routes {
 		out = append(out, EndpointReport{Endpoint: route, Requests: h.n, P50ms: ms(h.quantile(0.5)),
 			P99ms: ms(h.quantile(0.99)), MaxMs: ms(h.max)})
 	}
@@ -153,8 +168,12 @@ func (r *recorder) endpoints() []EndpointReport {
 func (r *recorder) errorCounts() []ErrorCount {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return errorReports(r.errors)
+}
+
+func errorReports(errs map[errKey]int) []ErrorCount {
 	var out []ErrorCount
-	for k, n := range r.errors {
+	for k, n := range errs {
 		out = append(out, ErrorCount{Endpoint: k.route, Status: k.status, Code: k.code, Count: n})
 	}
 	slices.SortFunc(out, func(a, b ErrorCount) int {

@@ -7,7 +7,8 @@
 // out, rates, latency per endpoint, errors, live messages and their delay) and,
 // given the database, checks the invariants that must hold afterwards
 // (CheckInvariants). It is the tool a team runs against a staging copy the week
-// before a big on-sale.
+// before a big on-sale. A crowd too big for one process runs as shards
+// (Config.Shard), and Merge makes one report of theirs.
 package rehearse
 
 import (
@@ -31,7 +32,8 @@ import (
 type Config struct {
 	URL         string // the deployment, e.g. http://localhost:8080
 	EventID     string
-	Fans        int           // 0: only check the invariants
+	Fans        int           // the whole crowd, of all shards; 0: only check the invariants
+	Shard       Shard         // the part of the crowd this process simulates
 	Duration    time.Duration // the longest the sale may take, from the first join
 	Concurrency int           // HTTP requests in flight at once, all fans together
 	Prefix      string        // accounts are <prefix>-<n>@rehearse.example
@@ -83,6 +85,9 @@ func (c *Config) Validate() error {
 		return errors.New("-duration must be positive")
 	case c.Cancel+c.Abandon > 1:
 		return fmt.Errorf("-cancel (%g) and -abandon (%g) add up to more than 1", c.Cancel, c.Abandon)
+	}
+	if err := c.Shard.validate(c); err != nil {
+		return err
 	}
 	for name, v := range map[string]float64{"cancel": c.Cancel, "abandon": c.Abandon, "double-click": c.DoubleClick} {
 		if v < 0 || v > 1 {
@@ -201,7 +206,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, errors.New("-fans 0 only checks the invariants: give -database-url too")
 	}
 	r := newRun(cfg)
-	rep := &Report{URL: cfg.URL, EventID: cfg.EventID, Fans: cfg.Fans, Sources: len(cfg.Sources)}
+	rep := &Report{URL: cfg.URL, EventID: cfg.EventID, Fans: cfg.Shard.size(cfg.Fans), Sources: len(cfg.Sources)}
 	if cfg.Fans > 0 {
 		if err := r.getEvent(ctx, &r.ev); err != nil {
 			return nil, fmt.Errorf("event %s at %s: %w", cfg.EventID, cfg.URL, err)
@@ -216,7 +221,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		prog()
 		r.fill(ctx, rep)
 	}
-	rep.Checks = r.clientChecks(rep)
+	rep.Checks = clientChecks(rep)
 	if cfg.DB != nil {
 		if ctx.Err() != nil {
 			rep.Skipped = "the rehearsal was interrupted: run it again with -fans 0 to check"
@@ -229,11 +234,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.Checks = append(inv.Checks, rep.Checks...)
 		}
 	}
-	rep.OK = true
-	for _, c := range rep.Checks {
-		rep.OK = rep.OK && c.OK
-	}
+	rep.OK = allOK(rep.Checks)
 	return rep, nil
+}
+
+func allOK(checks []Check) bool {
+	for _, c := range checks {
+		if !c.OK {
+			return false
+		}
+	}
+	return true
 }
 
 func trimSlash(s string) string {
@@ -259,12 +270,21 @@ func (r *run) getEvent(ctx context.Context, into **eventInfo) error {
 	return nil
 }
 
-// makeFans decides who every fan is and will do, from the seed.
+// makeFans decides who every fan of the shard is and will do, from the seed
+// and the fan's index in the whole crowd.
 func (r *run) makeFans() []*fan {
 	seed := uint64(r.cfg.Seed)
-	fans := make([]*fan, r.cfg.Fans)
+	sh := r.cfg.Shard
+	// Observers (delays) are a sample of the whole crowd, each in its shard;
+	// the watcher is observer 0.
+	obs := map[int]int{}
+	order := rand.New(rand.NewPCG(seed, ^uint64(0))).Perm(r.cfg.Fans)
+	for k, i := range order[:min(len(order), maxObservers-1)] {
+		obs[i] = k + 1
+	}
+	fans := make([]*fan, 0, sh.size(r.cfg.Fans))
 	limit := min(6, max(r.ev.MaxTicketsPerUser, 1))
-	for i := range fans {
+	for i := sh.Index; i < r.cfg.Fans; i += max(sh.Of, 1) {
 		rng := rand.New(rand.NewPCG(seed, uint64(i)))
 		f := &fan{r: r, n: i + 1, rng: rng, obs: -1, want: 1 + rng.IntN(limit), named: rng.IntN(2) == 0,
 			api: r.apis[i%len(r.apis)], wsHTTP: r.wsHTTPs[i%len(r.wsHTTPs)]}
@@ -280,12 +300,10 @@ func (r *run) makeFans() []*fan {
 		if rng.Float64() < r.cfg.DoubleClick {
 			f.double, f.oneKey = true, rng.IntN(2) == 0
 		}
-		fans[i] = f
-	}
-	// Observers (delays) are a sample of fans; the watcher is observer 0.
-	order := rand.New(rand.NewPCG(seed, ^uint64(0))).Perm(len(fans))
-	for k, i := range order[:min(len(order), maxObservers-1)] {
-		fans[i].obs = k + 1
+		if k, ok := obs[i]; ok {
+			f.obs = k
+		}
+		fans = append(fans, f)
 	}
 	return fans
 }
@@ -299,7 +317,9 @@ func (r *run) accounts(ctx context.Context, fans []*fan) {
 		r.accountsReady.Add(1)
 		r.accountsReused.Add(1)
 	}
-	pace := newPacer(r.cfg.SignupBurst, r.cfg.SignupEvery)
+	// The shards share the deployment's sign-up limit: each paces its share.
+	of := max(r.cfg.Shard.Of, 1)
+	pace := newPacer(r.cfg.SignupBurst/of, r.cfg.SignupEvery*time.Duration(of))
 	work := make(chan *fan)
 	var wg sync.WaitGroup
 	for range min(r.cfg.Concurrency, len(fans)) {

@@ -16,8 +16,12 @@ import (
 type Report struct {
 	URL     string `json:"url"`
 	EventID string `json:"event_id"`
-	Fans    int    `json:"fans"`
+	Fans    int    `json:"fans"`              // the fans this report is of: a shard's, or all
 	Sources int    `json:"sources,omitempty"` // source addresses the fans came from (-source)
+	// Shard is there in a shard's report (-shard), for Merge; Shards in a
+	// merged report says how many shards it is of.
+	Shard  *ShardData `json:"shard,omitempty"`
+	Shards int        `json:"shards,omitempty"`
 	// The rest is there when fans ran (not with -fans 0).
 	Seed     int64           `json:"seed,omitempty"`
 	Mix      *Mix            `json:"mix,omitempty"`
@@ -93,6 +97,10 @@ type LiveReport struct {
 func (r *run) fill(ctx context.Context, rep *Report) {
 	rec := r.rec
 	rep.Endpoints, rep.Errors = rec.endpoints(), rec.errorCounts()
+	if sh := r.cfg.Shard; !sh.whole() {
+		// Now, as Endpoints: the final read of the event below is not the fans'.
+		rep.Shard = &ShardData{Index: sh.Index, Of: sh.Of, Endpoints: rec.histograms()}
+	}
 	rep.Seed, rep.Mix = r.cfg.Seed, &Mix{Cancel: r.cfg.Cancel, Abandon: r.cfg.Abandon, DoubleClick: r.cfg.DoubleClick}
 	rep.Accounts = &AccountsReport{Ready: int(r.accountsReady.Load()), Reused: int(r.accountsReused.Load()),
 		Failed:  int(r.accountsFailed.Load()),
@@ -122,6 +130,12 @@ func (r *run) fill(ctx context.Context, rep *Report) {
 	}
 	rep.Outcomes = maps.Clone(r.outcomes)
 	rep.Failures = slices.Clone(r.failures)
+	if sh := rep.Shard; sh != nil {
+		sh.SaleStart, sh.SaleEnd, sh.LineWait = r.t0.Add(start), r.t0.Add(r.end), r.lineWait.export()
+		if s.SoldOut {
+			sh.SoldOutAt = r.t0.Add(r.zeroAt)
+		}
+	}
 	r.mu.Unlock()
 	s.Seconds = window.Seconds()
 	if window > 0 {
@@ -140,10 +154,13 @@ func (r *run) fill(ctx context.Context, rep *Report) {
 		}
 	}
 	rep.Live.Delays = r.delays.report()
+	if rep.Shard != nil {
+		rep.Shard.Delays = r.delays.histograms()
+	}
 }
 
 // clientChecks are the promises the client itself can see kept or broken.
-func (r *run) clientChecks(rep *Report) []Check {
+func clientChecks(rep *Report) []Check {
 	internal := 0
 	for _, e := range rep.Errors {
 		if e.Status == 500 {
@@ -192,6 +209,12 @@ func (rep *Report) WriteText(w io.Writer) error {
 		from := ""
 		if rep.Sources > 0 {
 			from = fmt.Sprintf(" from %d addresses", rep.Sources)
+		}
+		switch {
+		case rep.Shard != nil:
+			from += fmt.Sprintf(", shard %d of %d", rep.Shard.Index, rep.Shard.Of)
+		case rep.Shards > 0:
+			from += fmt.Sprintf(" in %d shards", rep.Shards)
 		}
 		p("Rehearsal of %s at %s: %d fans%s (seed %d; cancel %s, abandon %s, double-click %s)\n\n", rep.EventID, rep.URL,
 			rep.Fans, from, rep.Seed, pct(rep.Mix.Cancel), pct(rep.Mix.Abandon), pct(rep.Mix.DoubleClick))

@@ -29,7 +29,8 @@
 #   - rehearse connects from SOURCE (default 127.77.0.0/24: 254 loopback
 #     addresses, fan n from the n-th), so that nginx's per-address limits, as
 #     shipped, count the crowd as many addresses; deploy/nginx.conf is not
-#     touched (only the addresses, port and paths, as in nginx-check);
+#     touched (only the addresses, port and paths, as in nginx-check, and
+#     for a big crowd the workers, below);
 #   - the replicas' own per-address limits (BOXOFFICE_RATE_SIGNIN, _SIGNUP,
 #     _JOIN) are raised to 60000/1m (the most short of off,
 #     which keeps the limiter at work): at FANS=20000 about 80 fans share an
@@ -37,7 +38,21 @@
 #   - the fans' accounts are made ahead in SQL with a bcrypt cost of 4
 #     (ACCOUNTS=signup makes them through the API at the server's cost 10
 #     instead): 20,000 hashes at cost 10 are ~25 CPU-minutes on two cores, and
-#     the sale, not the sign-up, is what is rehearsed.
+#     the sale, not the sign-up, is what is rehearsed;
+#   - when FANS need more connections than nginx's workers have (each fan's
+#     live socket is two: from the fan, and to a replica; worker_connections
+#     is 16384 a worker, and `worker_processes auto` is one worker a core),
+#     the copy of deploy/nginx.conf runs more workers, with a quarter to
+#     spare as workers do not share connections evenly. More connections a
+#     worker would need more open files than a process may have where the
+#     hard limit is below the shipped worker_rlimit_nofile 40000 (20,000 on
+#     the machine this was written on), and nginx then runs with the limit.
+#
+# With SHARDS > 1 the crowd is run as that many `rehearse -shard i/SHARDS`
+# processes side by side, each with its share of the fans (one process cannot
+# hold 20,000 sockets under a limit of 20,000 open files); once all have
+# ended, `rehearse -fans 0` checks the invariants, and `rehearse merge` makes
+# one report of the shards' and the check's, which the rules above judge.
 #
 # Usage: scripts/rehearse-day.sh [--skip-if-missing]
 #   --skip-if-missing  print one line and exit 0 when nginx, socat or jq is not
@@ -60,6 +75,9 @@
 #                          (fans who come earlier wait in the lobby)
 #   SOURCE=127.77.0.0/24   rehearse's -source
 #   CONCURRENCY=64 SEED=0 DURATION=2m   rehearse's -concurrency, -seed, -duration
+#                          (-concurrency is each shard's)
+#   SHARDS=1               rehearse processes the crowd is split over; SEED=0
+#                          then picks one seed for all (shards need the same)
 #   ACCOUNTS=sql|signup    how the fans' accounts are made (see above)
 #   BASELINE=1             afterwards, stop replicas 2.., and rehearse a second
 #                          copy of the event against replica 1 alone, without
@@ -110,12 +128,22 @@ DURATION="${DURATION:-2m}"
 ACCOUNTS="${ACCOUNTS:-sql}"
 BASELINE="${BASELINE:-0}"
 REPORT_DIR="${REPORT_DIR:-}"
+SHARDS="${SHARDS:-1}"
 [[ "$FANS" =~ ^[1-9][0-9]*$ ]] || rep_die "FANS must be a positive number, got '$FANS'"
 [[ "$TICKETS" =~ ^[0-9]+$ ]] && ((TICKETS >= 100)) || rep_die "TICKETS must be at least 100, got '$TICKETS'"
 [[ "$HOLD_SECONDS" =~ ^[1-9][0-9]*$ ]] || rep_die "HOLD_SECONDS must be a positive number, got '$HOLD_SECONDS'"
 [[ "$MAX_ACTIVE" =~ ^[1-9][0-9]*$ ]] || rep_die "MAX_ACTIVE must be a positive number, got '$MAX_ACTIVE'"
 [[ "$ACCOUNTS" == sql || "$ACCOUNTS" == signup ]] || rep_die "ACCOUNTS must be sql or signup, got '$ACCOUNTS'"
 ((KILL == 0 || REPLICAS >= 2)) || rep_die "KILL=1 needs REPLICAS of at least 2"
+[[ "$SHARDS" =~ ^[1-9][0-9]*$ ]] && ((SHARDS <= FANS)) || rep_die "SHARDS must be from 1 to FANS, got '$SHARDS'"
+# A shard holds its fans' live sockets, HTTP connections (in flight, and as
+# many kept idle, at least one per -source address) and a few files more.
+files="$(ulimit -Hn)"
+[[ "$files" == unlimited ]] || (((FANS + SHARDS - 1) / SHARDS + 2 * CONCURRENCY + 500 <= files)) ||
+	rep_die "$FANS fans in $SHARDS rehearse processes are more sockets than the $files open files a process may have here: raise SHARDS"
+if ((SHARDS > 1 && SEED == 0)); then
+	SEED=$((RANDOM * 32768 + RANDOM + 1))
+fi
 
 now_ms() { local t="${EPOCHREALTIME/./}"; printf '%s\n' "$((t / 1000))"; }
 started_ms="$(now_ms)"
@@ -124,6 +152,19 @@ say() {
 	printf 'rehearse-day: [%3d.%ds] %s\n' $((ms / 1000)) $((ms % 1000 / 100)) "$*"
 }
 fail() { rep_die "$*"; }
+
+# nginx's connections: two per fan's live socket, and two per request in
+# flight or connection kept idle, each shard's up to CONCURRENCY.
+nginx_workers=$(((2 * FANS + 4 * SHARDS * CONCURRENCY) * 5 / 4 / 16384 + 1))
+if ((nginx_workers > $(nproc))); then
+	# rep_nginx_conf as the library has it, then more workers (see the header).
+	eval "rep_nginx_conf_shipped() $(declare -f rep_nginx_conf | tail -n +2)"
+	rep_nginx_conf() {
+		rep_nginx_conf_shipped "$1"
+		grep -q '^worker_processes auto;' "$1" || fail "deploy/nginx.conf no longer has 'worker_processes auto;'"
+		sed -i "s/^worker_processes auto;/worker_processes $nginx_workers;/" "$1"
+	}
+fi
 
 # ------------------------------------------------------------ the cluster
 # The cluster outlives the replicas: this process starts it, runs the day in a
@@ -199,12 +240,64 @@ if [[ "$ACCOUNTS" == sql ]]; then
 fi
 
 # ------------------------------------------------------------ the rehearsal
-# rehearse URL EVENT OUT: run rehearse in the background; its pid in RH_PID.
+# rehearse URL EVENT OUT: run rehearse in the background, as SHARDS processes
+# when SHARDS > 1 (OUT.shardI each); rehearse_wait waits for it.
 rehearse() {
-	"$REP_BIN" rehearse -url "$1" -event "$2" -fans "$FANS" -prefix "$PREFIX" -source "$SOURCE" \
-		-concurrency "$CONCURRENCY" -seed "$SEED" -duration "$DURATION" -json \
-		-database-url "$REP_DB_URL" >"$3" 2>"$3.progress" &
-	RH_PID=$!
+	local i
+	RH_PIDS=() RH_ARGS=("$@")
+	if ((SHARDS == 1)); then
+		"$REP_BIN" rehearse -url "$1" -event "$2" -fans "$FANS" -prefix "$PREFIX" -source "$SOURCE" \
+			-concurrency "$CONCURRENCY" -seed "$SEED" -duration "$DURATION" -json \
+			-database-url "$REP_DB_URL" >"$3" 2>"$3.progress" &
+		RH_PIDS+=($!)
+		return
+	fi
+	for ((i = 0; i < SHARDS; i++)); do
+		"$REP_BIN" rehearse -url "$1" -event "$2" -fans "$FANS" -prefix "$PREFIX" -source "$SOURCE" \
+			-concurrency "$CONCURRENCY" -seed "$SEED" -duration "$DURATION" -json \
+			-shard "$i/$SHARDS" >"$3.shard$i" 2>"$3.shard$i.progress" &
+		RH_PIDS+=($!)
+	done
+}
+
+# rehearse_running: a rehearse process is still running.
+rehearse_running() {
+	local pid
+	for pid in "${RH_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
+	return 1
+}
+
+# rehearse_wait: wait for the rehearsal; rc is its exit status, the first
+# process's that failed. With shards, the invariants are checked once every
+# shard has ended, and OUT is the merged report.
+rehearse_wait() {
+	local url="${RH_ARGS[0]}" event="${RH_ARGS[1]}" out="${RH_ARGS[2]}" pid i code reports=()
+	rc=0
+	for pid in "${RH_PIDS[@]}"; do
+		code=0
+		wait "$pid" || code=$?
+		((rc)) || rc=$code
+	done
+	((SHARDS > 1)) || return 0
+	for ((i = 0; i < SHARDS; i++)); do
+		[[ -s "$out.shard$i" ]] || {
+			tail -n 20 "$out.shard$i.progress" >&2
+			fail "rehearse -shard $i/$SHARDS exited without a report"
+		}
+		reports+=("$out.shard$i")
+	done
+	code=0
+	"$REP_BIN" rehearse -url "$url" -event "$event" -fans 0 -json -database-url "$REP_DB_URL" \
+		>"$out.check" 2>"$out.check.progress" || code=$?
+	((rc)) || rc=$code
+	[[ -s "$out.check" ]] || {
+		cat "$out.check.progress" >&2
+		fail "rehearse -fans 0 (the check after the shards) exited $code without a report"
+	}
+	cat "$out".shard*.progress "$out.check.progress" >"$out.progress"
+	code=0
+	"$REP_BIN" rehearse merge -json "${reports[@]}" "$out.check" >"$out" 2>>"$out.progress" || code=$?
+	((rc)) || rc=$code
 }
 
 # available: the event's available tickets, through nginx ("" if unknown).
@@ -217,7 +310,9 @@ established() { ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l;
 
 EV="day-$(date +%s)-$RANDOM"
 create_event "$EV"
-say "event $EV: $TICKETS tickets (GA pool, VIP and Pit seats), the sale opens in ${OPENS_IN}s; $FANS fans from $SOURCE through nginx"
+shards=""
+((SHARDS > 1)) && shards=" in $SHARDS rehearse processes (seed $SEED)"
+say "event $EV: $TICKETS tickets (GA pool, VIP and Pit seats), the sale opens in ${OPENS_IN}s; $FANS fans from $SOURCE through nginx$shards"
 DAY_JSON="$REP_WORK/day.json"
 sale_started_ms="$(now_ms)"
 rehearse "$NGINX_URL" "$EV" "$DAY_JSON"
@@ -225,7 +320,7 @@ rehearse "$NGINX_URL" "$EV" "$DAY_JSON"
 killed=0 held=0
 if ((KILL)); then
 	threshold=$((TICKETS * 2 / 3))
-	while kill -0 "$RH_PID" 2>/dev/null; do
+	while rehearse_running; do
 		left="$(available)"
 		if [[ -n "$left" ]] && ((left <= threshold)); then
 			held="$(established "${REP_ADDR[2]##*:}")"
@@ -240,8 +335,7 @@ if ((KILL)); then
 		sleep 0.2
 	done
 fi
-rc=0
-wait "$RH_PID" || rc=$?
+rehearse_wait
 sale_ms=$(($(now_ms) - sale_started_ms))
 [[ -s "$DAY_JSON" ]] || {
 	tail -n 20 "$DAY_JSON.progress" >&2
@@ -253,7 +347,7 @@ sale_ms=$(($(now_ms) - sale_started_ms))
 summary() { # summary JSON
 	jq -r '
 		def r(x): (x * 10 | round) / 10;
-		"  fans \(.fans) from \(.sources // 1) addresses; accounts ready \(.accounts.ready) (\(.accounts.failed) failed) in \(r(.accounts.seconds)) s",
+		"  fans \(.fans) from \(.sources // 1) addresses\(if .shards then " in \(.shards) shards" else "" end); accounts ready \(.accounts.ready) (\(.accounts.failed) failed) in \(r(.accounts.seconds)) s",
 		"  sale: " + (if .sale.sold_out then "sold out in \(r(.sale.sold_out_seconds)) s" else "NOT sold out (\(.sale.tickets_left) left, \(.sale.tickets_held) held) after \(r(.sale.seconds)) s" end)
 			+ "; \(.sale.tickets_booked) tickets booked (\(.sale.tickets_cancelled) cancelled), \(r(.sale.tickets_per_second)) tickets/s, \(r(.sale.admissions_per_second)) admissions/s",
 		"  line wait p50 \(r(.sale.line_wait_p50_ms / 1000)) s, p99 \(r(.sale.line_wait_p99_ms / 1000)) s; live: \(.live.connects) connects, \(.live.reconnects) reconnects",
@@ -314,8 +408,7 @@ if ((BASELINE)); then
 	BASE_JSON="$REP_WORK/baseline.json"
 	say "baseline: event $EV, the same $FANS fans (signing in again) against replica 1 alone at ${REP_ADDR[1]}, no nginx"
 	rehearse "http://${REP_ADDR[1]}" "$EV" "$BASE_JSON"
-	rc=0
-	wait "$RH_PID" || rc=$?
+	rehearse_wait
 	[[ -s "$BASE_JSON" ]] || fail "the baseline rehearse exited $rc without a report"
 	[[ -n "$REPORT_DIR" ]] && cp "$BASE_JSON" "$REPORT_DIR/baseline.json"
 	say "baseline report (rehearse exited $rc):"
