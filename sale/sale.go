@@ -71,6 +71,9 @@ type Config struct {
 	// ListEvery is how often the events on sale are read from PostgreSQL
 	// (default 2 s); the counts come from Redis every step.
 	ListEvery time.Duration
+	// FlipEvery is the least time between two announced flips of an event
+	// between open and sold_out (default 1 s); see announce.
+	FlipEvery time.Duration
 	Now       func() time.Time // default time.Now
 }
 
@@ -84,6 +87,7 @@ type Service struct {
 	rdb       redis.UniversalClient
 	log       *slog.Logger
 	listEvery time.Duration
+	flipEvery time.Duration
 	now       func() time.Time
 
 	mu        sync.Mutex
@@ -99,11 +103,14 @@ func New(cfg Config) *Service {
 	if cfg.ListEvery <= 0 {
 		cfg.ListEvery = 2 * time.Second
 	}
+	if cfg.FlipEvery <= 0 {
+		cfg.FlipEvery = time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	return &Service{queue: cfg.Queue, sessions: cfg.Sessions, hub: cfg.Hub, inv: cfg.Inventory, store: cfg.Store,
-		rdb: cfg.Redis, log: cfg.Log, listEvery: cfg.ListEvery, now: cfg.Now,
+		rdb: cfg.Redis, log: cfg.Log, listEvery: cfg.ListEvery, flipEvery: cfg.FlipEvery, now: cfg.Now,
 		listed: map[string]*store.Event{}, announced: map[string]string{}, open: map[string]bool{},
 		supplies: map[string]cachedSupply{}}
 }
@@ -183,19 +190,36 @@ func (s *Service) forget(eventID string) {
 // saleKey names the event's last announced sale status; this package owns it.
 func saleKey(eventID string) string { return "ev:{" + eventID + "}:sale" }
 
+// flipKey marks an event's last flip between open and sold_out, for flipEvery.
+func flipKey(eventID string) string { return "ev:{" + eventID + "}:sale:flip" }
+
 // announce publishes sale.update when the event's status differs from what this
 // replica saw last. Every replica sees the change; the swap in Redis lets the
 // first of them announce it, so clients get one message per change. A replica
 // that announced a status already overtaken sees the newer one at its next step
 // and announces that.
+//
+// At the end of a sale the status flips between open and sold_out as holds run
+// out and are taken again a moment later, and every flip is a message to every
+// socket (20,000 fans got 58 each in a rehearsal). So the fleet announces at
+// most one such flip per flipEvery per event: a later one waits for a step
+// after it, which announces the status of then, or nothing if it flipped back.
 func (s *Service) announce(ctx context.Context, eventID, status string) {
 	s.mu.Lock()
 	was, known := s.announced[eventID]
-	s.announced[eventID] = status
 	s.mu.Unlock()
 	if known && was == status {
 		return
 	}
+	if known && flips(was, status) {
+		ok, err := s.rdb.SetNX(ctx, flipKey(eventID), status, s.flipEvery).Result()
+		if err == nil && !ok {
+			return
+		}
+	}
+	s.mu.Lock()
+	s.announced[eventID] = status
+	s.mu.Unlock()
 	old, err := s.rdb.SetArgs(ctx, saleKey(eventID), status, redis.SetArgs{Get: true}).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		s.log.WarnContext(ctx, "record sale status", "event", eventID, "err", err)
@@ -210,6 +234,11 @@ func (s *Service) announce(ctx context.Context, eventID, status string) {
 	if err := s.hub.Publish(ctx, eventID, realtime.Message{Type: realtime.TypeSaleUpdate, SaleStatus: status}); err != nil {
 		s.log.WarnContext(ctx, "publish sale status", "event", eventID, "err", err)
 	}
+}
+
+// flips reports a change between open and sold_out, either way.
+func flips(was, now string) bool {
+	return was == store.SaleOpen && now == store.SaleSoldOut || was == store.SaleSoldOut && now == store.SaleOpen
 }
 
 // OnStep turns an admission step into live messages. The controller calls it on

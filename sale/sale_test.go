@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -79,10 +80,21 @@ func watch(t *testing.T, hub *realtime.Hub, eventID string) <-chan string {
 	return out
 }
 
-// Every replica sees each change of the sale's status, the clock's included;
-// the watchers hear each change once, however many replicas see it at once.
-func TestSaleStatusAnnouncedOncePerChange(t *testing.T) {
-	t.Parallel()
+// fleet is four replicas' sale services on one event (a pool of 4, its lobby
+// open, its sale an hour away) and a watcher on one of them.
+type fleet struct {
+	db    *store.DB
+	rdb   redis.UniversalClient
+	ev    *store.Event
+	clock *clock
+	// steps has every replica's controllers step at once, several times.
+	steps func()
+	// heard returns the statuses announced since the last call.
+	heard func() []string
+}
+
+func newFleet(t *testing.T, flipEvery time.Duration) *fleet {
+	t.Helper()
 	db := storetest.DB(t)
 	rdb := storetest.Redis(t)
 	org := storetest.Organizer(t, db)
@@ -105,15 +117,16 @@ func TestSaleStatusAnnouncedOncePerChange(t *testing.T) {
 		t.Cleanup(func() { _ = hub.Close() })
 		hubs = append(hubs, hub)
 		replicas = append(replicas, sale.New(sale.Config{Queue: queue.New(rdb, c.now), Hub: hub,
-			Inventory: inventory.New(rdb, c.now, queue.ActiveKey), Store: oneEvent{DB: db, id: ev.ID}, Redis: rdb, Log: log, Now: c.now}))
+			Inventory: inventory.New(rdb, c.now, queue.ActiveKey), Store: oneEvent{DB: db, id: ev.ID}, Redis: rdb, Log: log,
+			FlipEvery: flipEvery, Now: c.now}))
 	}
 	statuses := watch(t, hubs[1], ev.ID)
 	require.Eventually(t, func() bool {
 		n, err := storetest.Subscribers(context.Background(), rdb, realtime.Channel(ev.ID))
 		return err == nil && n == 1
 	}, 5*time.Second, 10*time.Millisecond)
-	// steps has every replica's controllers step at once, several times.
-	steps := func() {
+	f := &fleet{db: db, rdb: rdb, ev: ev, clock: c}
+	f.steps = func() {
 		t.Helper()
 		var wg sync.WaitGroup
 		for _, r := range replicas {
@@ -129,8 +142,7 @@ func TestSaleStatusAnnouncedOncePerChange(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	// heard returns the statuses announced so far, up to a marker.
-	heard := func() []string {
+	f.heard = func() []string {
 		t.Helper()
 		require.NoError(t, hubs[0].Publish(context.Background(), ev.ID, realtime.Message{Type: realtime.TypeSaleUpdate, SaleStatus: "marker"}))
 		var got []string
@@ -143,14 +155,66 @@ func TestSaleStatusAnnouncedOncePerChange(t *testing.T) {
 		t.Fatal("the watcher's connection closed")
 		return nil
 	}
+	return f
+}
 
-	steps()
-	require.Equal(t, []string{store.SaleLobby}, heard(), "the first replica to see the event announces it")
-	c.ms.Store(ev.SaleOpensAt.UnixMilli() + 1)
-	steps()
-	require.Equal(t, []string{store.SaleOpen}, heard(), "the opening, once")
-	steps()
-	require.Empty(t, heard(), "nothing changed")
+// Every replica sees each change of the sale's status, the clock's included;
+// the watchers hear each change once, however many replicas see it at once.
+func TestSaleStatusAnnouncedOncePerChange(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 0)
+	f.steps()
+	require.Equal(t, []string{store.SaleLobby}, f.heard(), "the first replica to see the event announces it")
+	f.clock.ms.Store(f.ev.SaleOpensAt.UnixMilli() + 1)
+	f.steps()
+	require.Equal(t, []string{store.SaleOpen}, f.heard(), "the opening, once")
+	f.steps()
+	require.Empty(t, f.heard(), "nothing changed")
+}
+
+// At the end of a sale the last tickets come and go (a hold runs out, a fan
+// takes its tickets a moment later): the fleet announces at most one flip
+// between open and sold_out per FlipEvery, then the status of that moment,
+// and nothing when it flipped back meanwhile.
+func TestSaleFlipsAnnouncedAtMostOncePerInterval(t *testing.T) {
+	t.Parallel()
+	const every = 400 * time.Millisecond
+	f := newFleet(t, every)
+	ctx := context.Background()
+	snap, err := f.db.InventorySnapshot(ctx, f.ev.ID)
+	require.NoError(t, err)
+	require.NoError(t, inventory.New(f.rdb, f.clock.now, queue.ActiveKey).Rebuild(ctx, snap))
+	avail := func(n int) { // behind the scripts' back, as holds would
+		t.Helper()
+		require.NoError(t, f.rdb.HSet(ctx, "ev:{"+f.ev.ID+"}:inv:z:GA", "avail", n).Err())
+	}
+	f.clock.ms.Store(f.ev.SaleOpensAt.UnixMilli() + 1)
+	f.steps()
+	require.Equal(t, []string{store.SaleOpen}, f.heard())
+
+	avail(0)
+	f.steps()
+	require.Equal(t, []string{store.SaleSoldOut}, f.heard(), "the first flip at once")
+	avail(1)
+	f.steps()
+	avail(0)
+	f.steps()
+	avail(1)
+	f.steps()
+	require.Empty(t, f.heard(), "flips within the interval wait")
+	time.Sleep(every)
+	f.steps()
+	require.Equal(t, []string{store.SaleOpen}, f.heard(), "then the status of now, once")
+	avail(0)
+	f.steps()
+	avail(1)
+	time.Sleep(every)
+	f.steps()
+	require.Empty(t, f.heard(), "a flip undone within the interval is never announced")
+	avail(0)
+	time.Sleep(every)
+	f.steps()
+	require.Equal(t, []string{store.SaleSoldOut}, f.heard())
 }
 
 func ptr[T any](v T) *T { return &v }
