@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -60,9 +61,7 @@ func (g *group[T, R]) do(ctx context.Context, item T) (R, error) {
 	for i, b := range batch {
 		items[i] = b.item
 	}
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout)
-	res, err := g.run(bctx, items)
-	cancel()
+	res, err := g.runBatch(ctx, items)
 	for i, b := range batch {
 		if b.err = err; err == nil {
 			b.res = res[i]
@@ -83,4 +82,20 @@ func (g *group[T, R]) do(ctx context.Context, item T) (R, error) {
 		close(next.done)
 	}
 	return c.res, c.err
+}
+
+// runBatch runs one batch, its panic an error for every caller in it: a leader
+// that never handed over would stall every later request of the kind.
+func (g *group[T, R]) runBatch(ctx context.Context, items []T) (res []R, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("batch of %d: %v", len(items), p)
+		}
+	}()
+	if res, err = g.run(ctx, items); err == nil && len(res) != len(items) {
+		err = fmt.Errorf("batch of %d answered %d", len(items), len(res))
+	}
+	return res, err
 }
