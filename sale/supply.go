@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/store"
 )
@@ -12,8 +13,9 @@ import (
 const supplyTTL = 250 * time.Millisecond
 
 type cachedSupply struct {
-	s  queue.Supply
-	at time.Time
+	s     queue.Supply
+	zones []inventory.ZoneCounts // nil when Redis had not the event
+	at    time.Time
 }
 
 // supply is the event's inventory as the line sees it: live counts from Redis,
@@ -21,15 +23,22 @@ type cachedSupply struct {
 // from a cache; each step reads it fresh (and refreshes the cache) so that a
 // sell-out stops admission at the very next step.
 func (s *Service) supply(ctx context.Context, ev *store.Event, fresh bool) (queue.Supply, error) {
+	c, err := s.counts(ctx, ev, fresh)
+	return c.s, err
+}
+
+// counts is supply's reading, with each zone's counts.
+func (s *Service) counts(ctx context.Context, ev *store.Event, fresh bool) (cachedSupply, error) {
 	s.mu.Lock()
 	hit, ok := s.supplies[ev.ID]
 	s.mu.Unlock()
 	if ok && !fresh && s.now().Sub(hit.at) < supplyTTL {
-		return hit.s, nil
+		return hit, nil
 	}
 	var sup queue.Supply
 	counts, err := s.inv.Counts(ctx, ev.ID)
 	if err != nil || len(counts) == 0 {
+		counts = nil
 		sup = queue.Supply{Available: ev.AvailableTickets, Held: ev.ReservedTickets, Booked: ev.BookedTickets}
 	}
 	for _, z := range counts {
@@ -39,7 +48,7 @@ func (s *Service) supply(ctx context.Context, ev *store.Event, fresh bool) (queu
 	}
 	line, err := s.queue.Counts(ctx, ev.ID)
 	if err != nil {
-		return sup, err
+		return cachedSupply{s: sup, zones: counts}, err
 	}
 	sup.Shoppers, sup.Admitted = line.Active+line.Pending, line.Admitted
 	if line.State == "lobby" {
@@ -49,9 +58,20 @@ func (s *Service) supply(ctx context.Context, ev *store.Event, fresh bool) (queu
 	if len(s.supplies) > 10_000 {
 		s.supplies = map[string]cachedSupply{}
 	}
-	s.supplies[ev.ID] = cachedSupply{s: sup, at: s.now()}
+	c := cachedSupply{s: sup, zones: counts, at: s.now()}
+	s.supplies[ev.ID] = c
 	s.mu.Unlock()
-	return sup, nil
+	return c, nil
+}
+
+// Zones is each zone's count of available tickets from Redis, as the last
+// step read it (at most supplyTTL old), or nil while Redis has not the event:
+// for a new live socket's snapshot, fresher than the cached event's (up to a
+// second old, and a change announced in that second, before the socket joined
+// the hub, would never reach it) and at no cost to Redis per socket.
+func (s *Service) Zones(ctx context.Context, ev *store.Event) []inventory.ZoneCounts {
+	c, _ := s.counts(ctx, ev, false)
+	return c.zones
 }
 
 // supplyOf is the supply of an event known only by id: as the step before read

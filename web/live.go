@@ -80,13 +80,11 @@ func (s *Server) live(c echo.Context) error {
 	return nil
 }
 
-// liveCounts is each zone's count for a new socket's snapshot: Redis's, of
-// now, when it has them. The cached event's may be a second old, and a change
-// announced in that second, before the socket joined the hub, would never
-// reach it: at the end of a sale, a watcher would see tickets that are gone.
+// liveCounts is each zone's count for a new socket's snapshot: the sale's
+// latest from Redis (see sale.Service.Zones), else the cached event's.
 func (s *Server) liveCounts(ctx context.Context, ev *store.Event) []inventory.ZoneCounts {
-	if counts, err := s.inv.Counts(ctx, ev.ID); err == nil {
-		return counts
+	if zones := s.sale.Zones(ctx, ev); len(zones) > 0 {
+		return zones
 	}
 	return list(ev.Zones, func(z store.Zone) inventory.ZoneCounts {
 		return inventory.ZoneCounts{ZoneID: z.ID, Available: z.AvailableTickets}

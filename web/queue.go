@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/sale"
 	"github.com/boxofficehq/boxoffice/session"
@@ -27,6 +28,7 @@ type Sessions interface {
 type Sale interface {
 	Join(ctx context.Context, ev *store.Event, userID string) (*sale.Standing, error)
 	Status(ctx context.Context, ev *store.Event, userID string) (*sale.Standing, error)
+	Zones(ctx context.Context, ev *store.Event) []inventory.ZoneCounts
 }
 
 // Queue is what organizers and auditors read of the line; *queue.Queue satisfies it.
