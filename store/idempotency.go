@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // IdempotencyTTL is how long a stored result is replayed.
@@ -116,14 +117,17 @@ func (db *DB) claimKeys(ctx context.Context, claims []keyClaim) ([]bool, error) 
 			scopes, keys, hashes = append(scopes, c.scope), append(keys, c.key), append(hashes, c.hash)
 		}
 	}
-	err := db.lazily(ctx, func(b *pgx.Batch) {
-		b.Queue(q, scopes, keys, hashes, IdempotencyTTL.Seconds(), abandonAfter.Seconds()).Query(func(rows pgx.Rows) error {
-			var k sk
-			_, err := pgx.ForEachRow(rows, []any{&k.scope, &k.key}, func() error {
-				won[k] = true
-				return nil
+	err := retryDeadlock(func() error {
+		clear(won)
+		return db.lazily(ctx, func(b *pgx.Batch) {
+			b.Queue(q, scopes, keys, hashes, IdempotencyTTL.Seconds(), abandonAfter.Seconds()).Query(func(rows pgx.Rows) error {
+				var k sk
+				_, err := pgx.ForEachRow(rows, []any{&k.scope, &k.key}, func() error {
+					won[k] = true
+					return nil
+				})
+				return err
 			})
-			return err
 		})
 	})
 	if err != nil {
@@ -168,23 +172,52 @@ type keySave struct {
 }
 
 // saveAnswers keeps the answers in one statement. Only a key's owner saves it,
-// so no two saves are of one key.
+// so no two saves are of one key; but a claim of the same key (a retry, on
+// another replica) locks its row too, so the rows are locked first in the
+// order claims take them (by scope and key), or two batches could each hold a
+// row the other waits for.
 func (db *DB) saveAnswers(ctx context.Context, saves []keySave) ([]struct{}, error) {
-	const q = `
-		UPDATE idempotency_keys k SET status = x.status, content_type = x.content_type, body = x.body
-		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bytea[]) AS x (scope, key, status, content_type, body)
-		WHERE k.scope = x.scope AND k.key = x.key`
+	const (
+		lock = `
+			SELECT FROM idempotency_keys WHERE (scope, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+			ORDER BY scope, key FOR UPDATE`
+		q = `
+			UPDATE idempotency_keys k SET status = x.status, content_type = x.content_type, body = x.body
+			FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bytea[]) AS x (scope, key, status, content_type, body)
+			WHERE k.scope = x.scope AND k.key = x.key`
+	)
 	n := len(saves)
 	scopes, keys, types := make([]string, n), make([]string, n), make([]string, n)
 	statuses, bodies := make([]int32, n), make([][]byte, n)
 	for i, s := range saves {
 		scopes[i], keys[i], statuses[i], types[i], bodies[i] = s.scope, s.key, int32(s.r.Status), s.r.ContentType, s.r.Body
 	}
-	err := db.lazily(ctx, func(b *pgx.Batch) { b.Queue(q, scopes, keys, statuses, types, bodies) })
+	err := retryDeadlock(func() error {
+		return db.lazily(ctx, func(b *pgx.Batch) {
+			b.Queue(lock, scopes, keys)
+			b.Queue(q, scopes, keys, statuses, types, bodies)
+		})
+	})
 	if err != nil {
 		return nil, err
 	}
 	return make([]struct{}, n), nil
+}
+
+// retryDeadlock runs a batch of many fans' keys again if PostgreSQL broke a
+// deadlock by aborting it (nothing of it was kept): claims and saves lock rows
+// in one order, but a batch fails for everyone in it, so a deadlock with any
+// other transaction must not become their errors.
+func retryDeadlock(run func() error) error {
+	err := run()
+	for range 2 {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "40P01" {
+			return err
+		}
+		err = run()
+	}
+	return err
 }
 
 // ReleaseIdempotencyKey forgets a claim whose request did not finish with an
