@@ -17,6 +17,23 @@ import (
 	"github.com/boxofficehq/boxoffice/store/storetest"
 )
 
+// rehearsal is an event (a pool of 30 and a row of 10 seats) and
+// the accounts of 20 fans, <prefix>-<n>@rehearse.example, made with the
+// store's cheap test hash.
+func rehearsal(t *testing.T, name string) (*store.DB, *store.Event, string) {
+	t.Helper()
+	db := storetest.DB(t)
+	ev := storetest.Event(t, db, storetest.Organizer(t, db).ID, 30, store.Row{Row: "A", Seats: 10})
+	storetest.CleanRedis(t, storetest.Redis(t), ev.ID)
+	prefix := strings.ToLower(store.NewID(name))
+	for n := 1; n <= 20; n++ {
+		_, err := db.CreateUser(context.Background(), store.Registration{Name: "Fan",
+			Email: fmt.Sprintf("%s-%d@rehearse.example", prefix, n), Password: "rehearse-password"}, store.RoleFan)
+		require.NoError(t, err)
+	}
+	return db, ev, prefix
+}
+
 // `boxoffice rehearse` against a real serve: one JSON document on stdout and
 // progress lines on stderr; fans sign in to accounts made before with the same
 // -prefix (here by the test, with a cheap password hash: serve's own costs
@@ -26,20 +43,11 @@ import (
 func TestRehearseCommand(t *testing.T) {
 	t.Parallel()
 	srv := startServe(t, nil)
-	db := storetest.DB(t)
+	db, ev, prefix := rehearsal(t, "cli")
 	ctx := context.Background()
-	org := storetest.Organizer(t, db)
-	ev := storetest.Event(t, db, org.ID, 30, store.Row{Row: "A", Seats: 10})
 	hold := 8
 	_, err := db.UpdateEvent(ctx, ev.ID, store.Settings{HoldSeconds: &hold})
 	require.NoError(t, err)
-	storetest.CleanRedis(t, storetest.Redis(t), ev.ID)
-	prefix := strings.ToLower(store.NewID("cli"))
-	for n := 1; n <= 20; n++ {
-		_, err := db.CreateUser(ctx, store.Registration{Name: "Fan", Email: fmt.Sprintf("%s-%d@rehearse.example", prefix, n),
-			Password: "rehearse-password"}, store.RoleFan)
-		require.NoError(t, err)
-	}
 
 	stdout, stderr, err := runStreams(t, nil, "rehearse", "-url", srv.base, "-event", ev.ID, "-fans", "20",
 		"-prefix", prefix, "-seed", "5", "-duration", "1m", "-json", "-database-url", storetest.URL(t))
@@ -75,17 +83,7 @@ func TestRehearseCommand(t *testing.T) {
 func TestRehearseShards(t *testing.T) {
 	t.Parallel()
 	srv := startServe(t, nil)
-	db := storetest.DB(t)
-	ctx := context.Background()
-	org := storetest.Organizer(t, db)
-	ev := storetest.Event(t, db, org.ID, 30, store.Row{Row: "A", Seats: 10})
-	storetest.CleanRedis(t, storetest.Redis(t), ev.ID)
-	prefix := strings.ToLower(store.NewID("shard"))
-	for n := 1; n <= 20; n++ {
-		_, err := db.CreateUser(ctx, store.Registration{Name: "Fan", Email: fmt.Sprintf("%s-%d@rehearse.example", prefix, n),
-			Password: "rehearse-password"}, store.RoleFan)
-		require.NoError(t, err)
-	}
+	_, ev, prefix := rehearsal(t, "shard")
 	dir := t.TempDir()
 	rehearseTo := func(out string, args ...string) {
 		args = append([]string{"rehearse", "-url", srv.base, "-event", ev.ID, "-json"}, args...)
