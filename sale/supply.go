@@ -64,14 +64,22 @@ func (s *Service) counts(ctx context.Context, ev *store.Event, fresh bool) (cach
 	return c, nil
 }
 
-// Zones is each zone's count of available tickets from Redis, as the last
-// step read it (at most supplyTTL old), or nil while Redis has not the event:
-// for a new live socket's snapshot, fresher than the cached event's (up to a
-// second old, and a change announced in that second, before the socket joined
-// the hub, would never reach it) and at no cost to Redis per socket.
-func (s *Service) Zones(ctx context.Context, ev *store.Event) []inventory.ZoneCounts {
+// Now is the event's sale status and each zone's count of available tickets
+// as the last step read them from Redis (at most supplyTTL old), or as the
+// cached event has them while Redis has not the event: a new live socket's
+// snapshot. The cached event's own may be a second old, and a change announced
+// in that second, before the socket joined the hub, would never reach it; read
+// from Redis for every socket, they would cost two round trips each at the
+// opening, when every fan connects at once.
+func (s *Service) Now(ctx context.Context, ev *store.Event) (status string, zones []inventory.ZoneCounts) {
 	c, _ := s.counts(ctx, ev, false)
-	return c.zones
+	if c.zones == nil {
+		for _, z := range ev.Zones {
+			zones = append(zones, inventory.ZoneCounts{ZoneID: z.ID, Available: z.AvailableTickets})
+		}
+		return ev.SaleStatus, zones
+	}
+	return ev.SaleStatusAt(s.now(), c.s.Available), c.zones
 }
 
 // supplyOf is the supply of an event known only by id: as the step before read

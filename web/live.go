@@ -10,10 +10,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
-	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/realtime"
-	"github.com/boxofficehq/boxoffice/store"
 )
 
 // Hub serves this replica's live connections; *realtime.Hub satisfies it.
@@ -55,11 +53,12 @@ func (s *Server) live(c echo.Context) error {
 			return err
 		}
 	}
-	for _, z := range s.liveCounts(c.Request().Context(), ev) {
+	status, zones := s.sale.Now(c.Request().Context(), ev)
+	for _, z := range zones {
 		snapshot = append(snapshot, map[string]any{"type": realtime.TypeAvailabilityUpdate,
 			"zone_id": z.ZoneID, "available_tickets": z.Available})
 	}
-	snapshot = append(snapshot, map[string]any{"type": realtime.TypeSaleUpdate, "sale_status": ev.SaleStatus})
+	snapshot = append(snapshot, map[string]any{"type": realtime.TypeSaleUpdate, "sale_status": status})
 
 	conn, err := realtime.Accept(c.Response(), c.Request(), nil)
 	if err != nil {
@@ -78,17 +77,6 @@ func (s *Server) live(c echo.Context) error {
 		}
 	}()
 	return nil
-}
-
-// liveCounts is each zone's count for a new socket's snapshot: the sale's
-// latest from Redis (see sale.Service.Zones), else the cached event's.
-func (s *Server) liveCounts(ctx context.Context, ev *store.Event) []inventory.ZoneCounts {
-	if zones := s.sale.Zones(ctx, ev); len(zones) > 0 {
-		return zones
-	}
-	return list(ev.Zones, func(z store.Zone) inventory.ZoneCounts {
-		return inventory.ZoneCounts{ZoneID: z.ID, Available: z.AvailableTickets}
-	})
 }
 
 // endReason names how a live connection ended, for boxoffice_live_ended_total.

@@ -28,7 +28,7 @@ type Sessions interface {
 type Sale interface {
 	Join(ctx context.Context, ev *store.Event, userID string) (*sale.Standing, error)
 	Status(ctx context.Context, ev *store.Event, userID string) (*sale.Standing, error)
-	Zones(ctx context.Context, ev *store.Event) []inventory.ZoneCounts
+	Now(ctx context.Context, ev *store.Event) (status string, zones []inventory.ZoneCounts)
 }
 
 // Queue is what organizers and auditors read of the line; *queue.Queue satisfies it.
