@@ -91,10 +91,19 @@ func sameHolds(a, b []string) bool {
 // MyPayment returns a payment of the fan's, or ErrNotYours.
 func (s *Service) MyPayment(ctx context.Context, paymentID, userID string) (*payments.Payment, error) {
 	p, err := s.store.Payment(ctx, paymentID)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrBadText) || (err == nil && p.UserID != userID) {
-		return nil, ErrNotYours
+	if err := mine(p, err, userID); err != nil {
+		return nil, err
 	}
-	return p, err
+	return p, nil
+}
+
+// mine is the error of a payment read for userID: ErrNotYours when there is
+// no such payment or it is another fan's.
+func mine(p *payments.Payment, err error, userID string) error {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrBadText) || (err == nil && p.UserID != userID) {
+		return ErrNotYours
+	}
+	return err
 }
 
 // ClientSecret is what the payment page needs to pay p; the provider keeps it.
@@ -159,10 +168,7 @@ func (s *Service) Confirm(ctx context.Context, paymentID, userID, card string) (
 // another payment bought it.
 func (s *Service) Book(ctx context.Context, holdID, paymentID, userID string) (*store.Booking, error) {
 	p, b, err := s.store.PaymentWithBooking(ctx, paymentID)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrBadText) || (err == nil && p.UserID != userID) {
-		err = ErrNotYours // as MyPayment
-	}
-	if err != nil || !slices.Contains(p.HoldIDs, holdID) {
+	if err = mine(p, err, userID); err != nil || !slices.Contains(p.HoldIDs, holdID) {
 		// The reservation's own answer comes first: not yours, then the payment's.
 		if _, herr := s.Mine(ctx, holdID, userID); herr != nil {
 			return nil, herr
