@@ -213,6 +213,8 @@ const bookingColumns = `b.id, b.event_id, b.user_id, b.payment_id, b.amount_cent
 			ORDER BY t.zone_id, t.number), '[]')
 		FROM booking_tickets l CROSS JOIN LATERAL (` + ticketByID + `) t WHERE l.booking_id = b.id)`
 
+const bookingsQuery = `SELECT ` + bookingColumns + ` FROM bookings b JOIN events e ON e.id = b.event_id WHERE `
+
 func scanBooking(row pgx.Row) (*Booking, error) {
 	var b Booking
 	err := row.Scan(&b.ID, &b.EventID, &b.UserID, &b.PaymentID, &b.AmountCents, &b.Currency, &b.Status, &b.CreatedAt,
@@ -228,7 +230,7 @@ func scanBooking(row pgx.Row) (*Booking, error) {
 
 // queueBooking queues the reading of one booking into *b, with a locking clause if given.
 func queueBooking(batch *pgx.Batch, b **Booking, id string, lock ...string) {
-	q := `SELECT ` + bookingColumns + ` FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = $1 ` + strings.Join(lock, " ")
+	q := bookingsQuery + `b.id = $1 ` + strings.Join(lock, " ")
 	batch.Queue(q, id).QueryRow(func(row pgx.Row) (err error) {
 		if *b, err = scanBooking(row); err != nil {
 			return fmt.Errorf("booking %s: %w", id, err)
@@ -239,7 +241,7 @@ func queueBooking(batch *pgx.Batch, b **Booking, id string, lock ...string) {
 
 // Booking returns one booking.
 func (db *DB) Booking(ctx context.Context, id string) (*Booking, error) {
-	b, err := scanBooking(db.pool.QueryRow(ctx, `SELECT `+bookingColumns+` FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = $1`, id))
+	b, err := scanBooking(db.pool.QueryRow(ctx, bookingsQuery+`b.id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("booking %s: %w", id, err)
 	}
@@ -248,8 +250,7 @@ func (db *DB) Booking(ctx context.Context, id string) (*Booking, error) {
 
 // BookingsOf lists a fan's last 200 bookings, newest first.
 func (db *DB) BookingsOf(ctx context.Context, userID string) ([]*Booking, error) {
-	q := `SELECT ` + bookingColumns + ` FROM bookings b JOIN events e ON e.id = b.event_id
-		WHERE b.user_id = $1 ORDER BY b.created_at DESC LIMIT 200`
+	q := bookingsQuery + `b.user_id = $1 ORDER BY b.created_at DESC LIMIT 200`
 	rows, err := db.pool.Query(ctx, q, userID)
 	if err != nil {
 		return nil, fmt.Errorf("bookings of %s: %w", userID, err)

@@ -279,7 +279,6 @@ func (db *DB) EndHold(ctx context.Context, id, status string) (h *Hold, refunds 
 		b.Queue(`UPDATE tickets SET status = 'AVAILABLE', hold_id = NULL WHERE hold_id = $1 AND status = 'RESERVED'`, id)
 		b.Queue(`UPDATE hold_tickets SET active = false WHERE hold_id = $1`, id)
 		b.Queue(`UPDATE holds SET status = $2, ended_at = now() WHERE id = $1`, id, status)
-		refunds = nil
 		for _, p := range ps {
 			if p.OweRefund(now) {
 				queueSavePayment(&b, p)

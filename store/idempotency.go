@@ -107,13 +107,12 @@ func (db *DB) claimKeys(ctx context.Context, claims []keyClaim) ([]bool, error) 
 	var (
 		scopes, keys []string
 		hashes       [][]byte
-		sent         = make(map[sk]int, len(claims)) // where each key went in the statement
+		sent         = make(map[sk]bool, len(claims))
 		won          = make(map[sk]bool, len(claims))
 	)
 	for _, c := range claims {
-		k := sk{c.scope, c.key}
-		if _, dup := sent[k]; !dup {
-			sent[k] = len(keys)
+		if k := (sk{c.scope, c.key}); !sent[k] {
+			sent[k] = true
 			scopes, keys, hashes = append(scopes, c.scope), append(keys, c.key), append(hashes, c.hash)
 		}
 	}

@@ -148,7 +148,7 @@ func queueSavePayment(b *pgx.Batch, p *payments.Payment) {
 
 // Payment returns one payment.
 func (db *DB) Payment(ctx context.Context, id string) (*payments.Payment, error) {
-	p, err := scanPayment(db.pool.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments p WHERE p.id = $1`, id))
+	p, err := scanPayment(db.pool.QueryRow(ctx, paymentsQuery+`p.id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("payment %s: %w", id, err)
 	}
@@ -163,11 +163,11 @@ func (db *DB) PaymentWithBooking(ctx context.Context, id string) (*payments.Paym
 		p     *payments.Payment
 		found []*Booking
 	)
-	b.Queue(`SELECT `+paymentColumns+` FROM payments p WHERE p.id = $1`, id).QueryRow(func(row pgx.Row) (err error) {
+	b.Queue(paymentsQuery+`p.id = $1`, id).QueryRow(func(row pgx.Row) (err error) {
 		p, err = scanPayment(row)
 		return err
 	})
-	b.Queue(`SELECT `+bookingColumns+` FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.payment_id = $1`, id).
+	b.Queue(bookingsQuery+`b.payment_id = $1`, id).
 		Query(func(rows pgx.Rows) (err error) {
 			found, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Booking, error) { return scanBooking(r) })
 			return err
