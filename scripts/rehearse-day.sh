@@ -157,13 +157,7 @@ fail() { rep_die "$*"; }
 # flight or connection kept idle, each shard's up to CONCURRENCY.
 nginx_workers=$(((2 * FANS + 4 * SHARDS * CONCURRENCY) * 5 / 4 / 16384 + 1))
 if ((nginx_workers > $(nproc))); then
-	# rep_nginx_conf as the library has it, then more workers (see the header).
-	eval "rep_nginx_conf_shipped() $(declare -f rep_nginx_conf | tail -n +2)"
-	rep_nginx_conf() {
-		rep_nginx_conf_shipped "$1"
-		grep -q '^worker_processes auto;' "$1" || fail "deploy/nginx.conf no longer has 'worker_processes auto;'"
-		sed -i "s/^worker_processes auto;/worker_processes $nginx_workers;/" "$1"
-	}
+	REP_NGINX_WORKERS="$nginx_workers" # more than `auto`'s one a core (see the header)
 fi
 
 # ------------------------------------------------------------ the cluster
@@ -243,19 +237,16 @@ fi
 # rehearse URL EVENT OUT: run rehearse in the background, as SHARDS processes
 # when SHARDS > 1 (OUT.shardI each); rehearse_wait waits for it.
 rehearse() {
-	local i
+	local i args=(rehearse -url "$1" -event "$2" -fans "$FANS" -prefix "$PREFIX" -source "$SOURCE"
+		-concurrency "$CONCURRENCY" -seed "$SEED" -duration "$DURATION" -json)
 	RH_PIDS=() RH_ARGS=("$@")
 	if ((SHARDS == 1)); then
-		"$REP_BIN" rehearse -url "$1" -event "$2" -fans "$FANS" -prefix "$PREFIX" -source "$SOURCE" \
-			-concurrency "$CONCURRENCY" -seed "$SEED" -duration "$DURATION" -json \
-			-database-url "$REP_DB_URL" >"$3" 2>"$3.progress" &
+		"$REP_BIN" "${args[@]}" -database-url "$REP_DB_URL" >"$3" 2>"$3.progress" &
 		RH_PIDS+=($!)
 		return
 	fi
 	for ((i = 0; i < SHARDS; i++)); do
-		"$REP_BIN" rehearse -url "$1" -event "$2" -fans "$FANS" -prefix "$PREFIX" -source "$SOURCE" \
-			-concurrency "$CONCURRENCY" -seed "$SEED" -duration "$DURATION" -json \
-			-shard "$i/$SHARDS" >"$3.shard$i" 2>"$3.shard$i.progress" &
+		"$REP_BIN" "${args[@]}" -shard "$i/$SHARDS" >"$3.shard$i" 2>"$3.shard$i.progress" &
 		RH_PIDS+=($!)
 	done
 }

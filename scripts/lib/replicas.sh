@@ -24,6 +24,8 @@
 # and from the sourcing script, after sourcing:
 #   REP_ENV           an array of NAME=VALUE settings given to every replica
 #                     (scripts/rehearse-day.sh raises the per-address limits)
+#   REP_NGINX_WORKERS nginx's worker_processes instead of the shipped `auto`
+#                     (scripts/rehearse-day.sh, for a crowd two workers cannot hold)
 #
 # What it sets: ROOT, REP_WORK, REP_BIN, REP_DB_URL, REP_ADDR[i], REP_PID[i],
 # REP_LOG[i], NGINX_URL, NGINX_CONF, NGINX_ACCESS_LOG, NGINX_ERROR_LOG,
@@ -32,7 +34,8 @@
 # The nginx.conf that runs is deploy/nginx.conf with only these changes: the
 # upstream servers point at the replicas (one line per replica for each line
 # shipped for boxoffice1..3), `listen` is a loopback port, and the pid file and
-# temporary directories are under the work dir. On nginx older than 1.27.3,
+# temporary directories are under the work dir; with REP_NGINX_WORKERS, the
+# number of workers. On nginx older than 1.27.3,
 # `resolve` is dropped from the server lines (those nginx versions refuse it).
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -244,7 +247,8 @@ rep_nginx_conf() {
 		drop_resolve=1
 	fi
 	addrs="${REP_ADDR[*]}"
-	awk -v addrs="$addrs" -v port="$NGINX_PORT" -v dir="$REP_WORK/nginx" -v drop="$drop_resolve" '
+	awk -v addrs="$addrs" -v port="$NGINX_PORT" -v dir="$REP_WORK/nginx" -v drop="$drop_resolve" \
+		-v workers="${REP_NGINX_WORKERS:-}" '
 		function servers(params,   n, a, k) {
 			if (drop) gsub(/ resolve/, "", params)
 			n = split(addrs, a, " ")
@@ -259,6 +263,7 @@ rep_nginx_conf() {
 		}
 		/^[ \t]*listen[ \t]+8080;/ { print "        listen " "127.0.0.1:" port ";"; listened++; next }
 		/^pid[ \t]/ { print "pid " dir "/nginx.pid;"; pidded++; next }
+		/^worker_processes[ \t]/ && workers != "" { print "worker_processes " workers ";"; worked++; next }
 		/^http[ \t]*\{/ {
 			print
 			split("client_body proxy fastcgi uwsgi scgi", t, " ")
@@ -266,9 +271,9 @@ rep_nginx_conf() {
 			next
 		}
 		{ print }
-		END { if (rewrote < 1 || listened != 1 || pidded != 1) exit 3 }
+		END { if (rewrote < 1 || listened != 1 || pidded != 1 || (workers != "" && worked != 1)) exit 3 }
 	' "$ROOT/deploy/nginx.conf" >"$out" ||
-		rep_die "deploy/nginx.conf no longer has the shape this script rewrites (server boxofficeN:8080 lines, listen 8080;, pid)"
+		rep_die "deploy/nginx.conf no longer has the shape this script rewrites (server boxofficeN:8080 lines, listen 8080;, pid, worker_processes)"
 	if ((drop_resolve)); then
 		rep_say "nginx $version: no 'resolve' on upstream servers before 1.27.3, so it is dropped for this run"
 	fi
