@@ -92,6 +92,15 @@ func TestIdempotencyKeyScopeAndErrors(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, r1.Status)
 	require.Equal(t, r1.Body, r2.Body)
 	require.Equal(t, "true", r2.Header.Get("Idempotent-Replayed"))
+
+	// A key PostgreSQL cannot keep (not UTF-8) is the client's error, refused
+	// before the request runs; it is never a 500, nor any other fan's failure.
+	c := eventBody()
+	r := e.call(http.MethodPost, "/api/v1/events", orgA, c, "Idempotency-Key", "key-\xff")
+	require.Equal(t, http.StatusBadRequest, r.Status, "%s", r.Body)
+	require.Equal(t, "bad_text", r.JSON(t)["error"].(map[string]any)["code"])
+	require.Equal(t, http.StatusNotFound, e.call(http.MethodGet, "/api/v1/events/"+c["id"].(string), "", nil).Status,
+		"nothing was made")
 }
 
 // Signing out with an Idempotency-Key (as the pages send every write) answers
