@@ -15,6 +15,7 @@ const supplyTTL = 250 * time.Millisecond
 type cachedSupply struct {
 	s     queue.Supply
 	zones []inventory.ZoneCounts // nil when Redis had not the event
+	rate  float64                // admissions per second over the last minute
 	at    time.Time
 }
 
@@ -58,7 +59,7 @@ func (s *Service) counts(ctx context.Context, ev *store.Event, fresh bool) (cach
 	if len(s.supplies) > 10_000 {
 		s.supplies = map[string]cachedSupply{}
 	}
-	c := cachedSupply{s: sup, zones: counts, at: s.now()}
+	c := cachedSupply{s: sup, zones: counts, rate: line.Rate, at: s.now()}
 	s.supplies[ev.ID] = c
 	s.mu.Unlock()
 	return c, nil
@@ -95,4 +96,37 @@ func (s *Service) supplyOf(ctx context.Context, eventID string) (queue.Supply, e
 		}
 	}
 	return s.supply(ctx, e, false)
+}
+
+// Line is the line as everyone sees it, the same for every fan: what a live
+// queue.tick carries, from which a page that knows its fan's number works out
+// the position, the wait and the outlook (as realtime does for each socket).
+type Line struct {
+	SaleStatus  string
+	Admitted    int64   // the admission counter: the fan numbered n is at position max(n-Admitted, 1)
+	Rate        float64 // admissions per second over the last minute; 0 while unknown
+	TicketsLeft int
+	Bounds      *queue.Bounds // nil while sold out: every waiting fan's outlook is unlikely
+	Lobby       *int64        // fans in the lobby, before the opening
+	At          time.Time     // when it was read from Redis
+}
+
+// Line reads the line from the reading each step refreshes on this replica
+// (at most supplyTTL old), so that polling it costs Redis nothing while the
+// event is on sale, however many fans poll.
+func (s *Service) Line(ctx context.Context, ev *store.Event) (Line, error) {
+	c, err := s.counts(ctx, ev, false)
+	if err != nil {
+		return Line{}, err
+	}
+	l := Line{SaleStatus: ev.SaleStatusAt(s.now(), c.s.Available), Admitted: c.s.Admitted, Rate: c.rate,
+		TicketsLeft: c.s.Available, At: c.at}
+	if !c.s.SoldOut() {
+		b := c.s.Bounds()
+		l.Bounds = &b
+	}
+	if l.SaleStatus == store.SaleLobby || l.SaleStatus == store.SaleScheduled {
+		l.Lobby = &c.s.Lobby
+	}
+	return l, nil
 }

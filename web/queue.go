@@ -29,6 +29,7 @@ type Sale interface {
 	Join(ctx context.Context, ev *store.Event, userID string) (*sale.Standing, error)
 	Status(ctx context.Context, ev *store.Event, userID string) (*sale.Standing, error)
 	Now(ctx context.Context, ev *store.Event) (status string, zones []inventory.ZoneCounts)
+	Line(ctx context.Context, ev *store.Event) (sale.Line, error)
 }
 
 // Queue is what organizers and auditors read of the line; *queue.Queue satisfies it.
@@ -41,6 +42,7 @@ type Queue interface {
 type placeResponse struct {
 	Status      queue.Status  `json:"status"`
 	JoinID      string        `json:"join_id"`
+	Number      *int64        `json:"number"`
 	Position    *int64        `json:"position"`
 	Ahead       *int64        `json:"ahead"`
 	ETASeconds  *int64        `json:"eta_seconds"`
@@ -59,7 +61,7 @@ type sessionJSON struct {
 
 func placeOf(st *sale.Standing) placeResponse {
 	p := st.Place
-	r := placeResponse{Status: p.Status, JoinID: p.JoinID, Position: p.Position, Ahead: p.Ahead, ETASeconds: p.ETASeconds,
+	r := placeResponse{Status: p.Status, JoinID: p.JoinID, Number: numberOf(p), Position: p.Position, Ahead: p.Ahead, ETASeconds: p.ETASeconds,
 		OpensAt: p.OpensAt, TicketsLeft: st.TicketsLeft, Outlook: st.Outlook}
 	if p.Status == queue.StatusLobby {
 		r.LobbySize = &st.LobbySize
@@ -68,6 +70,15 @@ func placeOf(st *sale.Standing) placeResponse {
 		r.Session = &sessionJSON{ID: st.Session.ID, ExpiresAt: st.Session.ExpiresAt, Token: st.Session.Token}
 	}
 	return r
+}
+
+// numberOf is the fan's number in line, given with a position (not in the
+// lobby, nor once admitted, where it no longer means anything to the fan).
+func numberOf(p *queue.Place) *int64 {
+	if p.Position == nil {
+		return nil
+	}
+	return &p.Number
 }
 
 func (s *Server) cachedEvent(c echo.Context) (*store.Event, error) {
@@ -106,6 +117,41 @@ func (s *Server) queueStatus(c echo.Context) error {
 		return aboutEvent(ev, err)
 	}
 	return c.JSON(http.StatusOK, placeOf(st))
+}
+
+// lineJSON is the line as everyone sees it (GET …/queue/now).
+type lineJSON struct {
+	SaleStatus   string    `json:"sale_status"`
+	Admitted     int64     `json:"admitted"`
+	EtaRate      float64   `json:"eta_rate"`
+	TicketsLeft  int       `json:"tickets_left"`
+	GoodUntil    *int64    `json:"good_until"`
+	UnlikelyFrom *int64    `json:"unlikely_from"`
+	LobbySize    *int64    `json:"lobby_size,omitempty"`
+	AsOf         time.Time `json:"as_of"`
+}
+
+// queueNow is the line's public reading, the same for every fan: a page without
+// a live socket follows its place with it between its own status calls. It
+// answers from the replica's reading of the line and may be cached for a
+// second, by a CDN or by nginx (deploy/nginx.conf), so a crowd polling it costs
+// the replicas and Redis next to nothing.
+func (s *Server) queueNow(c echo.Context) error {
+	ev, err := s.cachedEvent(c)
+	if err != nil {
+		return err
+	}
+	l, err := s.sale.Line(c.Request().Context(), ev)
+	if err != nil {
+		return aboutEvent(ev, err)
+	}
+	r := lineJSON{SaleStatus: l.SaleStatus, Admitted: l.Admitted, EtaRate: l.Rate, TicketsLeft: l.TicketsLeft,
+		LobbySize: l.Lobby, AsOf: l.At.UTC()}
+	if l.Bounds != nil {
+		r.GoodUntil, r.UnlikelyFrom = &l.Bounds.GoodUntil, &l.Bounds.UnlikelyFrom
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=1")
+	return c.JSON(http.StatusOK, r)
 }
 
 func (s *Server) leaveQueue(c echo.Context) error {

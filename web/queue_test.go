@@ -123,8 +123,67 @@ func TestLobbySize(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return e.call(http.MethodGet, path, token, nil).JSON(t)["lobby_size"] == 4.0
 	}, 5*time.Second, 50*time.Millisecond, "the fan and the three before")
+	now := e.call(http.MethodGet, path+"/now", "", nil).JSON(t)
+	require.Equal(t, "lobby", now["sale_status"])
+	require.Equal(t, 4.0, now["lobby_size"], "the public reading has it too")
 
 	open := e.openEvent(5)
 	r = e.call(http.MethodPost, "/api/v1/events/"+open+"/queue", token, nil).JSON(t)
 	require.NotContains(t, r, "lobby_size")
+}
+
+// GET …/queue/now is the same for everyone, needs no sign-in and may be cached
+// for a second; with it, each fan's number gives the position, the wait and
+// the outlook that the fan's own status call gives.
+func TestQueueNowGivesEveryFanTheirPlace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.openEvent(1)
+	path := "/api/v1/events/" + id + "/queue"
+	var fans []string
+	for range 4 {
+		token, _ := e.fan()
+		require.Equal(t, http.StatusOK, e.call(http.MethodPost, path, token, nil).Status)
+		fans = append(fans, token)
+	}
+	ev, err := e.db.Event(context.Background(), id)
+	require.NoError(t, err)
+	e.step(ev) // admits the first fan
+	require.Equal(t, "admitted", e.call(http.MethodGet, path, fans[0], nil).JSON(t)["status"])
+
+	var now map[string]any
+	require.Eventually(t, func() bool { // the replica's reading is at most 250 ms old
+		r := e.call(http.MethodGet, path+"/now", "", nil)
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		require.Equal(t, "public, max-age=1", r.Header.Get("Cache-Control"))
+		now = r.JSON(t)
+		return now["admitted"] == 1.0
+	}, 5*time.Second, 20*time.Millisecond)
+	require.Equal(t, "open", now["sale_status"])
+	require.Equal(t, 5.0, now["tickets_left"])
+	require.NotContains(t, now, "lobby_size")
+	good, unlikely := now["good_until"].(float64), now["unlikely_from"].(float64)
+	for i, token := range fans[1:] {
+		mine := e.call(http.MethodGet, path, token, nil).JSON(t)
+		require.Equal(t, "waiting", mine["status"])
+		position := max(mine["number"].(float64)-now["admitted"].(float64), 1)
+		require.Equal(t, float64(i+1), position)
+		require.Equal(t, mine["position"], position, "fan %d", i)
+		outlook := "uncertain"
+		if position <= good {
+			outlook = "good"
+		} else if position >= unlikely {
+			outlook = "unlikely"
+		}
+		require.Equal(t, mine["outlook"], outlook, "fan %d", i)
+	}
+	require.Nil(t, e.call(http.MethodGet, path, fans[0], nil).JSON(t)["number"], "an admitted fan has no number to follow")
+
+	withToken := e.call(http.MethodGet, path+"/now", fans[1], nil)
+	require.Equal(t, http.StatusOK, withToken.Status)
+	require.Equal(t, now["admitted"], withToken.JSON(t)["admitted"], "a signed-in fan reads the same")
+	r := e.call(http.MethodGet, "/api/v1/events/nope-"+id+"/queue/now", "", nil)
+	require.Equal(t, http.StatusNotFound, r.Status)
+	require.Equal(t, "not_found", r.ErrorCode(t))
+	require.Empty(t, r.Header.Get("Cache-Control"), "an error is not for caching")
 }

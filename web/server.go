@@ -179,6 +179,7 @@ func (s *Server) routes() {
 	api.GET("/events/:id/queue", s.queueStatus, s.requireUser)
 	api.DELETE("/events/:id/queue", s.leaveQueue, s.requireUser)
 	api.GET("/events/:id/queue/audit", s.queueAudit)
+	api.GET("/events/:id/queue/now", s.queueNow)
 	api.GET("/events/:id/live", s.live, s.capLive)
 
 	api.POST("/tickets/reserve", s.reserve, s.requireUser)
