@@ -121,16 +121,7 @@ func TestWaitingRoomWithoutALiveConnection(t *testing.T) {
 	f := newFan(t, desktop)
 	me := newAPIFan(t, "No socket")
 	f.signIn(me)
-	// Every socket the page opens is refused at once, as at a replica whose
-	// live connections are all taken (503 at the upgrade).
-	_, err := chromedp.Call(f.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
-		window.WebSocket = class {
-			constructor() { this.readyState = 0; setTimeout(() => { this.readyState = 3; this.onclose?.({ code: 1006 }); }, 20); }
-			send() {}
-			close() {}
-		};
-		Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });`})
-	require.NoError(t, err)
+	refuseSockets(t, f)
 
 	f.open("/events/" + id + "/line")
 	f.wait(`document.querySelector("[data-position]").textContent === "1"`, 20*time.Second)
@@ -142,6 +133,67 @@ func TestWaitingRoomWithoutALiveConnection(t *testing.T) {
 
 	shopper.leave(id)
 	f.waitPath("/events/" + id + "/shop")
+}
+
+// refuseSockets has every socket the page opens refused at once, as at a
+// replica whose live connections are all taken (503 at the upgrade).
+func refuseSockets(t *testing.T, f *fan) {
+	t.Helper()
+	_, err := chromedp.Call(f.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+		window.WebSocket = class {
+			constructor() { this.readyState = 0; setTimeout(() => { this.readyState = 3; this.onclose?.({ code: 1006 }); }, 20); }
+			send() {}
+			close() {}
+		};
+		Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });`})
+	require.NoError(t, err)
+}
+
+// TestWaitingRoomFollowsTheCounterWithoutASocket: with a long presence window
+// the page without a socket asks for its own place only about once a minute;
+// in between it follows the line's public reading, so it sees its place move
+// and goes to the shop within seconds of its turn, long before its next own
+// status call.
+func TestWaitingRoomFollowsTheCounterWithoutASocket(t *testing.T) {
+	t.Parallel()
+	id := newEvent(t, sale{maxActive: 1, presence: 600})
+	shopper := newAPIFan(t, "Shopper")
+	shopper.join(id)
+	for deadline := time.Now().Add(10 * time.Second); !shopper.admitted(id); time.Sleep(100 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "the first fan was never admitted")
+	}
+	ahead := newAPIFan(t, "Ahead")
+	require.Equal(t, "waiting", ahead.join(id)["status"])
+	f := newFan(t, desktop)
+	f.signIn(newAPIFan(t, "No socket, long presence"))
+	refuseSockets(t, f)
+	// The line page's own status calls (GET …/queue), as the browser sends them.
+	var mu sync.Mutex
+	calls := 0
+	require.NoError(t, chromedp.Listen(f.ctx, func(ev any) {
+		if r, ok := ev.(*network.EventRequestWillBeSent); ok && r.Request.Method == "GET" &&
+			strings.HasSuffix(r.DocumentURL, "/line") && strings.HasSuffix(r.Request.URL, "/queue") {
+			mu.Lock()
+			calls++
+			mu.Unlock()
+		}
+	}))
+	f.open("/events/" + id + "/line")
+	f.wait(`document.querySelector("[data-position]").textContent === "2"`, 20*time.Second)
+	f.wait(`document.querySelector("[data-conn]").dataset.liveState === "reconnecting"`, 10*time.Second)
+
+	shopper.leave(id)
+	f.wait(`document.querySelector("[data-position]").textContent === "1"`, 15*time.Second)
+	for deadline := time.Now().Add(10 * time.Second); !ahead.admitted(id); time.Sleep(100 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "the fan ahead was never admitted")
+	}
+	ahead.leave(id)
+	f.waitPath("/events/" + id + "/shop")
+	// The page's own calls come every 45–75 s here: it made the one that
+	// showed the place and the one that claimed the turn.
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 2, calls, "the page followed the public reading, not its own status calls")
 }
 
 // TestCountdownFollowsTheServer: a phone whose clock is an hour fast still

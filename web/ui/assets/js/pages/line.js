@@ -178,20 +178,24 @@ $("[data-rejoin]").addEventListener("click", async (e) => {
 
 // Without a live connection (every replica's live sockets are taken, or the
 // network is down) the page asks for the place itself now and then, so the
-// fan sees it move and keeps it: a status call is a sign of life, and a fan
-// with neither for presence_seconds loses the place. The pace is a third of
-// that window, at most a minute, jittered so a crowd does not ask at once;
-// api.js waits out any Retry-After.
+// fan keeps it: a status call is a sign of life, and a fan with neither for
+// presence_seconds loses the place. In between, it follows the place from the
+// line's public reading (follow), which also finds the fan's turn. The pace is
+// a third of the presence window, jittered so a crowd does not ask at once,
+// and at most half of claim_seconds, so that should the public reading fail
+// the turn is still claimed in time; api.js waits out any Retry-After.
 let presence = 300;
+let claim = 120;
 let pollTimer = null;
 function pollWhileOffline(s) {
+  follow(s);
   if (s === "live" || leaving) {
     clearTimeout(pollTimer);
     pollTimer = null;
     return;
   }
   if (pollTimer) return;
-  const every = () => Math.min(60, presence / 3) * (0.75 + Math.random() / 2) * 1000;
+  const every = () => Math.min(presence / 3, claim / 2) * (0.75 + Math.random() / 2) * 1000;
   const poll = async () => {
     // Nothing to keep once the fan is on the way to the shop or has no place
     // (joining again reconnects, which starts this again if need be).
@@ -203,6 +207,61 @@ function pollWhileOffline(s) {
     if (pollTimer) pollTimer = setTimeout(poll, every());
   };
   pollTimer = setTimeout(poll, every());
+}
+
+// follow moves the place every 2–3 s without a live connection, from
+// GET …/queue/now: one reading for every fan (nginx or a CDN may answer it
+// from a cache), which with the fan's number gives what a live queue.update
+// would. When the counter reaches the number it is the fan's turn, and the
+// page asks for its place at once: that claims the admission, which otherwise
+// goes to the next fan after claim_seconds.
+let followTimer = null;
+let counter = 0; // the highest admission counter read: a cached reading may be older than the last
+function follow(s) {
+  if (s === "live" || leaving) {
+    clearTimeout(followTimer);
+    followTimer = null;
+    return;
+  }
+  if (followTimer) return;
+  let asked = false;
+  const tick = async () => {
+    if (leaving || panel === "gone") {
+      followTimer = null;
+      return;
+    }
+    if (typeof place.number !== "number" && typeof place.position === "number" && !asked) {
+      asked = true; // in line since the live feed numbered the lobby: the number comes with the place
+      await refresh();
+    }
+    if (typeof place.number === "number") {
+      try {
+        const now = await get(`${ev(id)}/queue/now`);
+        counter = Math.max(counter, now.admitted);
+        if (counter >= place.number) await refresh();
+        else update(standing(place.number, { ...now, admitted: counter }));
+      } catch {
+        // The personal calls go on; the next reading may come through.
+      }
+    }
+    if (followTimer) followTimer = setTimeout(tick, (2 + Math.random()) * 1000);
+  };
+  followTimer = setTimeout(tick, (2 + Math.random()) * 1000);
+}
+
+// standing is what a live queue.update would say to the fan numbered number:
+// the server's arithmetic (GET …/queue/now in the API reference).
+function standing(number, now) {
+  const position = Math.max(number - now.admitted, 1);
+  const ahead = position - 1;
+  const soldOut = now.sale_status === "sold_out";
+  let outlook = "uncertain";
+  if (soldOut || (now.unlikely_from !== null && position >= now.unlikely_from)) outlook = "unlikely";
+  else if (now.good_until !== null && position <= now.good_until) outlook = "good";
+  return {
+    status: soldOut ? "sold_out" : "waiting", position, ahead, outlook, tickets_left: now.tickets_left,
+    eta_seconds: now.eta_rate > 0 ? Math.ceil(ahead / now.eta_rate) : null,
+  };
 }
 
 let conn = null;
@@ -229,6 +288,7 @@ try {
   ]);
   $("[data-event-name]").textContent = event.name;
   if (event.presence_seconds > 0) presence = event.presence_seconds;
+  if (event.claim_seconds > 0) claim = event.claim_seconds;
   document.title = `Waiting room: ${event.name} · Boxoffice`;
   if (!(p instanceof Error)) {
     update(p);
