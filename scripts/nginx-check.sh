@@ -8,7 +8,8 @@
 #      while each replica serves them on its own address;
 #   2. X-Request-Id passes through both ways;
 #   3. a WebSocket upgrade to /api/v1/events/{id}/live passes (101 and the
-#      first live message);
+#      first live message); GET …/queue/now is answered from nginx's cache
+#      for a second (whatever the query), then asked again;
 #   4. a replica whose Redis becomes unreachable (its /readyz answers 503) is
 #      taken out of rotation: every request through nginx still succeeds, a
 #      POST that reached it is answered by it and never replayed elsewhere,
@@ -156,6 +157,29 @@ ws_upgrade() {
 }
 ws_upgrade ws-1
 say "ok: WebSocket upgrade to /api/v1/events/$EV/live passes nginx (101, then the live snapshot)"
+
+# ------------------------------------- 3b. the line's public reading, cached
+# now_cache QUERY: GET …/queue/now through nginx; prints its X-Cache-Status.
+now_cache() {
+	curl -s -D "$REP_WORK/now.h" -o "$REP_WORK/body" --max-time 10 "$NGINX_URL/api/v1/events/$EV/queue/now$1" >/dev/null || true
+	tr -d '\r' <"$REP_WORK/now.h" | sed -n 's/^[Xx]-[Cc]ache-[Ss]tatus: //p'
+}
+sleep 1.1 # past anything cached by an earlier request
+first="$(now_cache "")"
+grep -q '"admitted":' "$REP_WORK/body" || fail "GET /api/v1/events/$EV/queue/now through nginx: $(head -c 200 "$REP_WORK/body")"
+grep -qi '^cache-control: public, max-age=1' "$REP_WORK/now.h" || fail "GET …/queue/now: no Cache-Control: public, max-age=1"
+[[ "$first" != HIT ]] || fail "the first GET …/queue/now was a cache HIT"
+hits=0 seen=()
+for i in $(seq 10); do
+	st="$(now_cache "?bypass=$i")"
+	seen+=("$st")
+	[[ "$st" == HIT ]] && hits=$((hits + 1))
+done
+((hits >= 8)) || fail "GET …/queue/now within a second of the first: $hits of 10 answered from nginx's cache (${seen[*]}), want all but a slow one"
+sleep 1.5
+after="$(now_cache "")"
+[[ "$after" == EXPIRED ]] || fail "GET …/queue/now 1.5 s later was $after, want EXPIRED: asked again of a replica (max-age=1)"
+say "ok: GET …/queue/now through nginx: $first, then $hits of 10 from the cache (queries ignored), then $after after a second"
 
 # ------------------------------------------------ 4. readiness routing
 STATS="$NGINX_URL/api/v1/events/$EV/stats"

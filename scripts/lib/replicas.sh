@@ -33,9 +33,9 @@
 #
 # The nginx.conf that runs is deploy/nginx.conf with only these changes: the
 # upstream servers point at the replicas (one line per replica for each line
-# shipped for boxoffice1..3), `listen` is a loopback port, and the pid file and
-# temporary directories are under the work dir; with REP_NGINX_WORKERS, the
-# number of workers. On nginx older than 1.27.3,
+# shipped for boxoffice1..3), `listen` is a loopback port, and the pid file,
+# the cache and the temporary directories are under the work dir; with
+# REP_NGINX_WORKERS, the number of workers. On nginx older than 1.27.3,
 # `resolve` is dropped from the server lines (those nginx versions refuse it).
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -263,6 +263,7 @@ rep_nginx_conf() {
 		}
 		/^[ \t]*listen[ \t]+8080;/ { print "        listen " "127.0.0.1:" port ";"; listened++; next }
 		/^pid[ \t]/ { print "pid " dir "/nginx.pid;"; pidded++; next }
+		/^[ \t]*proxy_cache_path[ \t]/ { sub(/proxy_cache_path[ \t]+[^ \t]+/, "proxy_cache_path " dir "/cache"); print; cached++; next }
 		/^worker_processes[ \t]/ && workers != "" { print "worker_processes " workers ";"; worked++; next }
 		/^http[ \t]*\{/ {
 			print
@@ -271,9 +272,9 @@ rep_nginx_conf() {
 			next
 		}
 		{ print }
-		END { if (rewrote < 1 || listened != 1 || pidded != 1 || (workers != "" && worked != 1)) exit 3 }
+		END { if (rewrote < 1 || listened != 1 || pidded != 1 || cached != 1 || (workers != "" && worked != 1)) exit 3 }
 	' "$ROOT/deploy/nginx.conf" >"$out" ||
-		rep_die "deploy/nginx.conf no longer has the shape this script rewrites (server boxofficeN:8080 lines, listen 8080;, pid, worker_processes)"
+		rep_die "deploy/nginx.conf no longer has the shape this script rewrites (server boxofficeN:8080 lines, listen 8080;, pid, proxy_cache_path, worker_processes)"
 	if ((drop_resolve)); then
 		rep_say "nginx $version: no 'resolve' on upstream servers before 1.27.3, so it is dropped for this run"
 	fi
