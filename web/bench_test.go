@@ -2,9 +2,11 @@ package web_test
 
 import (
 	"context"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -158,4 +160,73 @@ func shop(e *env, token, eventID string, rng *rand.Rand) int {
 		outcomes.Store("book "+r.ErrorCode(e.t), true)
 	}
 	return 0
+}
+
+// BenchmarkLineReads compares what a page without a live socket can ask to
+// follow its place, through HTTP on one instance with 2,000 fans in line: its
+// own status call (GET …/queue: auth, the status script, the cached supply)
+// against the line's public reading (GET …/queue/now, from the replica's
+// reading of the line), and a bare echo handler as the ceiling, in one run.
+// Besides requests per second it reports the Redis commands per request.
+func BenchmarkLineReads(b *testing.B) {
+	e := newEnv(b)
+	id := e.openEvent(1)
+	const fans = 2000
+	tokens := make([]string, fans)
+	path := e.srv.URL + "/api/v1/events/" + id + "/queue"
+	for i := range tokens {
+		tokens[i], _ = e.fan()
+		require.Equal(b, http.StatusOK, e.call(http.MethodPost, "/api/v1/events/"+id+"/queue", tokens[i], nil).Status)
+	}
+	bare := echo.New()
+	bare.GET("/x", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	bareSrv := httptest.NewServer(bare)
+	defer bareSrv.Close()
+	commands := func() int64 {
+		var n int64
+		for _, line := range strings.Split(e.rdb.Info(context.Background(), "stats").Val(), "\r\n") {
+			if v, ok := strings.CutPrefix(line, "total_commands_processed:"); ok {
+				n, _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+		return n
+	}
+	for _, c := range []struct {
+		name, url string
+		auth      bool
+	}{
+		{"status", path, true},
+		{"now", path + "/now", false},
+		{"bare", bareSrv.URL + "/x", false},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			var n atomic.Int64
+			before := commands()
+			b.SetParallelism(32) // 64 clients in flight on 2 cores, as a crowd would be
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest(http.MethodGet, c.url, nil)
+					if c.auth {
+						req.Header.Set("Authorization", "Bearer "+tokens[n.Add(1)%fans])
+					}
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						b.Errorf("%s: %s", c.name, resp.Status)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+			b.ReportMetric(float64(commands()-before-1)/float64(b.N), "redis-cmds/op")
+		})
+	}
 }
