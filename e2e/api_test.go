@@ -89,6 +89,7 @@ type sale struct {
 	maxActive    int           // shoppers at once
 	paymentGrace int
 	presence     int // presence_seconds; default 300
+	claim        int // claim_seconds; default 120
 }
 
 // newEvent makes an event with a seated VIP zone (rows 1 and 2, six seats
@@ -106,7 +107,7 @@ func newEvent(t *testing.T, s sale) string {
 		"starts_at": now.Add(30 * 24 * time.Hour).Format(time.RFC3339), "sale_opens_at": opens.Format(time.RFC3339Nano),
 		"lobby_opens_at": now.Add(-2 * time.Minute).Format(time.RFC3339), "max_tickets_per_user": 6,
 		"hold_seconds": or(s.holdSeconds, 300), "max_active_shoppers": or(s.maxActive, 50),
-		"payment_grace_seconds": s.paymentGrace, "presence_seconds": or(s.presence, 300),
+		"payment_grace_seconds": s.paymentGrace, "presence_seconds": or(s.presence, 300), "claim_seconds": or(s.claim, 120),
 		"zones": []map[string]any{
 			{"id": "VIP", "name": "VIP", "kind": "seated", "price_cents": 45000,
 				"rows": []map[string]any{{"row": "1", "seats": 6}, {"row": "2", "seats": 6}}},

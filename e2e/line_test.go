@@ -106,13 +106,14 @@ func TestWaitingRoomNoticesASilentConnection(t *testing.T) {
 }
 
 // TestWaitingRoomWithoutALiveConnection: the page never gets its live socket
-// (every replica's are taken). It asks for the
-// place itself every third of the presence window, so the fan keeps the place
-// past that window, and the poll that finds the turn has come takes the fan
-// to the shop.
+// (every replica's are taken), nor the line's public reading (say a CDN in
+// front fails). Its own status calls alone keep the place past the presence
+// window, and they come often enough to claim the turn within claim_seconds,
+// which here is much shorter than a third of presence_seconds (at that pace
+// the page would miss it about three times in four).
 func TestWaitingRoomWithoutALiveConnection(t *testing.T) {
 	t.Parallel()
-	id := newEvent(t, sale{maxActive: 1, presence: 6})
+	id := newEvent(t, sale{maxActive: 1, presence: 24, claim: 2})
 	shopper := newAPIFan(t, "Shopper")
 	shopper.join(id)
 	for deadline := time.Now().Add(10 * time.Second); !shopper.admitted(id); time.Sleep(100 * time.Millisecond) {
@@ -122,11 +123,15 @@ func TestWaitingRoomWithoutALiveConnection(t *testing.T) {
 	me := newAPIFan(t, "No socket")
 	f.signIn(me)
 	refuseSockets(t, f)
+	_, err := chromedp.Call(f.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+		{ const real = window.fetch;
+		  window.fetch = (url, init) => String(url).endsWith("/queue/now") ? Promise.reject(new TypeError("blocked")) : real(url, init); }`})
+	require.NoError(t, err)
 
 	f.open("/events/" + id + "/line")
 	f.wait(`document.querySelector("[data-position]").textContent === "1"`, 20*time.Second)
 	f.wait(`document.querySelector("[data-conn]").dataset.liveState === "reconnecting"`, 10*time.Second)
-	time.Sleep(8 * time.Second) // past presence_seconds without a socket
+	time.Sleep(26 * time.Second) // past presence_seconds without a socket
 	status, place := me.place(id)
 	require.Equal(t, http.StatusOK, status, "the page's own status calls kept the place: %v", place)
 	require.EqualValues(t, 1, place["position"])
@@ -149,14 +154,14 @@ func refuseSockets(t *testing.T, f *fan) {
 	require.NoError(t, err)
 }
 
-// TestWaitingRoomFollowsTheCounterWithoutASocket: with a long presence window
-// the page without a socket asks for its own place only about once a minute;
-// in between it follows the line's public reading, so it sees its place move
-// and goes to the shop within seconds of its turn, long before its next own
-// status call.
+// TestWaitingRoomFollowsTheCounterWithoutASocket: with long presence and claim
+// windows the page without a socket asks for its own place only every few
+// minutes; in between it follows the line's public reading, so it sees its
+// place move and goes to the shop within seconds of its turn, long before its
+// next own status call.
 func TestWaitingRoomFollowsTheCounterWithoutASocket(t *testing.T) {
 	t.Parallel()
-	id := newEvent(t, sale{maxActive: 1, presence: 600})
+	id := newEvent(t, sale{maxActive: 1, presence: 600, claim: 600})
 	shopper := newAPIFan(t, "Shopper")
 	shopper.join(id)
 	for deadline := time.Now().Add(10 * time.Second); !shopper.admitted(id); time.Sleep(100 * time.Millisecond) {
@@ -189,7 +194,7 @@ func TestWaitingRoomFollowsTheCounterWithoutASocket(t *testing.T) {
 	}
 	ahead.leave(id)
 	f.waitPath("/events/" + id + "/shop")
-	// The page's own calls come every 45–75 s here: it made the one that
+	// The page's own calls come every 150–250 s here: it made the one that
 	// showed the place and the one that claimed the turn.
 	mu.Lock()
 	defer mu.Unlock()

@@ -248,6 +248,12 @@ func (s *Service) OnStep(ctx context.Context, ev queue.Event, step *queue.Step) 
 	s.mu.Lock()
 	justOpened := step.State == "open" && !s.open[ev.ID]
 	s.open[ev.ID] = step.State == "open"
+	if c, ok := s.supplies[ev.ID]; ok && step.Admitted >= c.s.Admitted {
+		// The reading was taken before the step (Events); the line's public
+		// reading (Line) must say what this step's tick says.
+		c.s.Admitted, c.rate = step.Admitted, step.Rate
+		s.supplies[ev.ID] = c
+	}
 	s.mu.Unlock()
 	if justOpened {
 		// The lobby was numbered (by whichever replica): this replica's own
@@ -260,10 +266,9 @@ func (s *Service) OnStep(ctx context.Context, ev queue.Event, step *queue.Step) 
 	msg := realtime.Message{Type: realtime.TypeQueueTick, Admitted: step.Admitted, EtaRate: step.Rate, AdmittedUsers: step.Users}
 	if sup, err := s.supplyOf(ctx, ev.ID); err == nil {
 		msg.TicketsLeft = sup.Available
-		if sup.SoldOut() {
+		if b := boundsOf(sup); b == nil {
 			msg.Status, msg.Outlook = queue.StatusSoldOut, queue.OutlookUnlikely
 		} else {
-			b := sup.Bounds()
 			msg.GoodUntil, msg.UnlikelyFrom = b.GoodUntil, b.UnlikelyFrom
 		}
 	}

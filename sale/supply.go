@@ -112,21 +112,28 @@ type Line struct {
 }
 
 // Line reads the line from the reading each step refreshes on this replica
-// (at most supplyTTL old), so that polling it costs Redis nothing while the
-// event is on sale, however many fans poll.
+// (at most supplyTTL old, with the admission counter and rate of this
+// replica's last step), so that polling it costs Redis nothing while the event
+// is on sale, however many fans poll.
 func (s *Service) Line(ctx context.Context, ev *store.Event) (Line, error) {
 	c, err := s.counts(ctx, ev, false)
 	if err != nil {
 		return Line{}, err
 	}
 	l := Line{SaleStatus: ev.SaleStatusAt(s.now(), c.s.Available), Admitted: c.s.Admitted, Rate: c.rate,
-		TicketsLeft: c.s.Available, At: c.at}
-	if !c.s.SoldOut() {
-		b := c.s.Bounds()
-		l.Bounds = &b
-	}
+		TicketsLeft: c.s.Available, Bounds: boundsOf(c.s), At: c.at}
 	if l.SaleStatus == store.SaleLobby || l.SaleStatus == store.SaleScheduled {
 		l.Lobby = &c.s.Lobby
 	}
 	return l, nil
+}
+
+// boundsOf is what the supply tells every waiting fan: the positions where the
+// outlook changes, or nil while sold out (every fan's outlook is unlikely).
+func boundsOf(sup queue.Supply) *queue.Bounds {
+	if sup.SoldOut() {
+		return nil
+	}
+	b := sup.Bounds()
+	return &b
 }

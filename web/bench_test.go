@@ -167,7 +167,9 @@ func shop(e *env, token, eventID string, rng *rand.Rand) int {
 // own status call (GET …/queue: auth, the status script, the cached supply)
 // against the line's public reading (GET …/queue/now, from the replica's
 // reading of the line), and a bare echo handler as the ceiling, in one run.
-// Besides requests per second it reports the Redis commands per request.
+// Besides requests per second it reports the Redis commands per request,
+// counted by the Redis server (so run it alone). No admission step runs here,
+// so the reading refreshes itself every 250 ms; in a sale each step does.
 func BenchmarkLineReads(b *testing.B) {
 	e := newEnv(b)
 	id := e.openEvent(1)
@@ -200,7 +202,9 @@ func BenchmarkLineReads(b *testing.B) {
 		{"bare", bareSrv.URL + "/x", false},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			tr := &http.Transport{MaxIdleConnsPerHost: 64}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr}
 			var n atomic.Int64
 			before := commands()
 			b.SetParallelism(32) // 64 clients in flight on 2 cores, as a crowd would be

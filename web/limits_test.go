@@ -19,8 +19,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/boxofficehq/boxoffice/inventory"
 	"github.com/boxofficehq/boxoffice/queue"
 	"github.com/boxofficehq/boxoffice/ratelimit"
+	"github.com/boxofficehq/boxoffice/sale"
 	"github.com/boxofficehq/boxoffice/store"
 	"github.com/boxofficehq/boxoffice/store/storetest"
 	"github.com/boxofficehq/boxoffice/web"
@@ -375,14 +377,19 @@ func TestOutageIsOneWarning(t *testing.T) {
 	t.Cleanup(func() { down.Close() })
 	e := newEnv(t, withLog(logs), func(c *web.Config) {
 		c.Queue = queue.New(down, time.Now)
+		c.Sale = sale.New(sale.Config{Queue: queue.New(down, time.Now), Inventory: inventory.New(down, time.Now, queue.ActiveKey),
+			Store: storetest.DB(t), Redis: down, Log: slog.New(slog.DiscardHandler)})
 		c.PingRedis = func(ctx context.Context) error { return down.Ping(ctx).Err() }
 	})
 	id := e.openEvent(1)
 	for range 50 {
-		r := e.call(http.MethodGet, "/api/v1/events/"+id+"/queue/audit", "", nil)
-		require.Equal(t, http.StatusServiceUnavailable, r.Status, "%s", r.Body)
-		require.Equal(t, "unavailable", r.ErrorCode(t))
-		require.NotEmpty(t, r.Header.Get("Retry-After"))
+		for _, route := range []string{"queue/audit", "queue/now"} {
+			r := e.call(http.MethodGet, "/api/v1/events/"+id+"/"+route, "", nil)
+			require.Equal(t, http.StatusServiceUnavailable, r.Status, "%s: %s", route, r.Body)
+			require.Equal(t, "unavailable", r.ErrorCode(t))
+			require.NotEmpty(t, r.Header.Get("Retry-After"))
+			require.Empty(t, r.Header.Get("Cache-Control"), "%s: an outage is not for caching", route)
+		}
 	}
 	r := e.call(http.MethodGet, "/readyz", "", nil)
 	require.Equal(t, http.StatusServiceUnavailable, r.Status)

@@ -61,8 +61,8 @@ type sessionJSON struct {
 
 func placeOf(st *sale.Standing) placeResponse {
 	p := st.Place
-	r := placeResponse{Status: p.Status, JoinID: p.JoinID, Number: numberOf(p), Position: p.Position, Ahead: p.Ahead, ETASeconds: p.ETASeconds,
-		OpensAt: p.OpensAt, TicketsLeft: st.TicketsLeft, Outlook: st.Outlook}
+	r := placeResponse{Status: p.Status, JoinID: p.JoinID, Number: numberOf(p), Position: p.Position,
+		Ahead: p.Ahead, ETASeconds: p.ETASeconds, OpensAt: p.OpensAt, TicketsLeft: st.TicketsLeft, Outlook: st.Outlook}
 	if p.Status == queue.StatusLobby {
 		r.LobbySize = &st.LobbySize
 	}
@@ -123,7 +123,7 @@ func (s *Server) queueStatus(c echo.Context) error {
 type lineJSON struct {
 	SaleStatus   string    `json:"sale_status"`
 	Admitted     int64     `json:"admitted"`
-	EtaRate      float64   `json:"eta_rate"`
+	ETARate      float64   `json:"eta_rate"`
 	TicketsLeft  int       `json:"tickets_left"`
 	GoodUntil    *int64    `json:"good_until"`
 	UnlikelyFrom *int64    `json:"unlikely_from"`
@@ -133,9 +133,9 @@ type lineJSON struct {
 
 // queueNow is the line's public reading, the same for every fan: a page without
 // a live socket follows its place with it between its own status calls. It
-// answers from the replica's reading of the line and may be cached for a
-// second, by a CDN or by nginx (deploy/nginx.conf), so a crowd polling it costs
-// the replicas and Redis next to nothing.
+// answers from the replica's reading of the line, and a CDN or nginx
+// (deploy/nginx.conf) may keep it for a second or two (max-age=1 in whole
+// seconds), so a crowd polling it costs the replicas and Redis next to nothing.
 func (s *Server) queueNow(c echo.Context) error {
 	ev, err := s.cachedEvent(c)
 	if err != nil {
@@ -145,7 +145,7 @@ func (s *Server) queueNow(c echo.Context) error {
 	if err != nil {
 		return aboutEvent(ev, err)
 	}
-	r := lineJSON{SaleStatus: l.SaleStatus, Admitted: l.Admitted, EtaRate: l.Rate, TicketsLeft: l.TicketsLeft,
+	r := lineJSON{SaleStatus: l.SaleStatus, Admitted: l.Admitted, ETARate: l.Rate, TicketsLeft: l.TicketsLeft,
 		LobbySize: l.Lobby, AsOf: l.At.UTC()}
 	if l.Bounds != nil {
 		r.GoodUntil, r.UnlikelyFrom = &l.Bounds.GoodUntil, &l.Bounds.UnlikelyFrom

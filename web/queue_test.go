@@ -168,14 +168,17 @@ func TestQueueNowGivesEveryFanTheirPlace(t *testing.T) {
 		require.Equal(t, "waiting", mine["status"])
 		position := max(mine["number"].(float64)-now["admitted"].(float64), 1)
 		require.Equal(t, float64(i+1), position)
-		require.Equal(t, mine["position"], position, "fan %d", i)
+		require.Equal(t, position, mine["position"], "fan %d", i)
 		outlook := "uncertain"
 		if position <= good {
 			outlook = "good"
 		} else if position >= unlikely {
 			outlook = "unlikely"
 		}
-		require.Equal(t, mine["outlook"], outlook, "fan %d", i)
+		require.Equal(t, outlook, mine["outlook"], "fan %d", i)
+		// One step measures no rate yet: no wait to tell either way.
+		require.Zero(t, now["eta_rate"])
+		require.Nil(t, mine["eta_seconds"], "fan %d", i)
 	}
 	require.Nil(t, e.call(http.MethodGet, path, fans[0], nil).JSON(t)["number"], "an admitted fan has no number to follow")
 

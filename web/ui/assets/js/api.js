@@ -45,7 +45,8 @@ function retryDelay(res, attempt) {
 
 /**
  * api calls /api/v1<path>. Writes send JSON and an Idempotency-Key (opts.key, or
- * a new one for this call that every retry of it reuses). Throws ApiError.
+ * a new one for this call that every retry of it reuses); opts.anonymous sends
+ * no credentials. Throws ApiError.
  */
 export async function api(method, path, body, opts = {}) {
   const headers = { Accept: "application/json" };
@@ -54,7 +55,9 @@ export async function api(method, path, body, opts = {}) {
     headers["Content-Type"] = "application/json";
     headers["Idempotency-Key"] = opts.key || newKey();
   }
-  const init = { method, headers, credentials: "same-origin" };
+  // An anonymous read sends no cookie: it is the same for everyone, and a
+  // cache in front (nginx, a CDN) may answer it.
+  const init = { method, headers, credentials: opts.anonymous ? "omit" : "same-origin" };
   if (body !== undefined) init.body = JSON.stringify(body);
   for (let attempt = 1; ; attempt++) {
     const sentAt = Date.now();
@@ -81,7 +84,7 @@ export async function api(method, path, body, opts = {}) {
   }
 }
 
-export const get = (path) => api("GET", path);
+export const get = (path, opts) => api("GET", path, undefined, opts);
 export const post = (path, body, opts) => api("POST", path, body, opts);
 export const del = (path, opts) => api("DELETE", path, undefined, opts);
 

@@ -108,6 +108,7 @@ async function refresh() {
 }
 
 function update(p) {
+  if (p.join_id && p.join_id !== place.join_id) counter = 0; // a new place: the line may have begun again
   place = { ...place, ...p };
   render();
 }
@@ -169,98 +170,95 @@ function onLive(msg) {
 $("[data-rejoin]").addEventListener("click", async (e) => {
   const button = e.currentTarget;
   button.disabled = true;
-  if (await join()) {
-    connect();
-    pollWhileOffline($("[data-conn]").dataset.liveState); // back in line, maybe still offline
-  }
+  if (await join()) connect();
   button.disabled = false;
 });
 
 // Without a live connection (every replica's live sockets are taken, or the
-// network is down) the page asks for the place itself now and then, so the
-// fan keeps it: a status call is a sign of life, and a fan with neither for
-// presence_seconds loses the place. In between, it follows the place from the
-// line's public reading (follow), which also finds the fan's turn. The pace is
-// a third of the presence window, jittered so a crowd does not ask at once,
-// and at most half of claim_seconds, so that should the public reading fail
-// the turn is still claimed in time; api.js waits out any Retry-After.
+// network is down) the page does two things until the socket is back:
+//  - it asks for the place itself now and then, so the fan keeps it: a status
+//    call is a sign of life, and a fan with neither for presence_seconds loses
+//    the place. The pace is a third of that window, jittered so a crowd does
+//    not ask at once, and at most half of claim_seconds, so that should the
+//    public reading fail the turn is still claimed in time (but never more
+//    often than every second); api.js waits out any Retry-After;
+//  - every 2–3 s it follows the place from GET …/queue/now: one reading for
+//    every fan (nginx or a CDN may answer it from a cache), which with the
+//    fan's number gives what a live queue.update would. When the counter
+//    reaches the number it is the fan's turn, and the page asks for its place
+//    at once: that claims the admission, which otherwise goes to the next fan
+//    after claim_seconds.
+// Neither asks anything once the fan is on the way to the shop or has no
+// place; joining again brings them back to work.
 let presence = 300;
 let claim = 120;
-let pollTimer = null;
+let counter = 0; // the highest admission counter read: a cached reading may be older than the last
+let stopOffline = null;
 function pollWhileOffline(s) {
-  follow(s);
   if (s === "live" || leaving) {
-    clearTimeout(pollTimer);
-    pollTimer = null;
+    if (stopOffline) stopOffline();
+    stopOffline = null;
     return;
   }
-  if (pollTimer) return;
-  const every = () => Math.min(presence / 3, claim / 2) * (0.75 + Math.random() / 2) * 1000;
-  const poll = async () => {
-    // Nothing to keep once the fan is on the way to the shop or has no place
-    // (joining again reconnects, which starts this again if need be).
-    if (leaving || panel === "gone") {
-      pollTimer = null;
-      return;
-    }
-    await refresh();
-    if (pollTimer) pollTimer = setTimeout(poll, every());
-  };
-  pollTimer = setTimeout(poll, every());
+  if (stopOffline) return;
+  let asked = false;
+  const idle = () => leaving || panel === "gone";
+  const stops = [
+    repeat(() => Math.max(1, Math.min(presence / 3, claim / 2)) * (0.75 + Math.random() / 2) * 1000, async () => {
+      if (!idle()) await refresh();
+    }),
+    repeat(() => (2 + Math.random()) * 1000, async (stopped) => {
+      if (idle()) return;
+      if (typeof place.number !== "number" && typeof place.position === "number" && !asked) {
+        asked = true; // numbered by the live feed at the opening: the number comes with the place
+        await refresh();
+      }
+      if (typeof place.number !== "number") return;
+      let now;
+      try {
+        now = await get(`${ev(id)}/queue/now`, { anonymous: true });
+      } catch {
+        return; // the own status calls go on; the next reading may come through
+      }
+      if (stopped()) return; // live again meanwhile: the socket's news is newer
+      counter = Math.max(counter, now.admitted);
+      if (counter >= place.number) await refresh();
+      else update(standing(place.number, { ...now, admitted: counter }));
+    }),
+  ];
+  stopOffline = () => stops.forEach((stop) => stop());
 }
 
-// follow moves the place every 2–3 s without a live connection, from
-// GET …/queue/now: one reading for every fan (nginx or a CDN may answer it
-// from a cache), which with the fan's number gives what a live queue.update
-// would. When the counter reaches the number it is the fan's turn, and the
-// page asks for its place at once: that claims the admission, which otherwise
-// goes to the next fan after claim_seconds.
-let followTimer = null;
-let counter = 0; // the highest admission counter read: a cached reading may be older than the last
-function follow(s) {
-  if (s === "live" || leaving) {
-    clearTimeout(followTimer);
-    followTimer = null;
-    return;
-  }
-  if (followTimer) return;
-  let asked = false;
-  const tick = async () => {
-    if (leaving || panel === "gone") {
-      followTimer = null;
-      return;
-    }
-    if (typeof place.number !== "number" && typeof place.position === "number" && !asked) {
-      asked = true; // in line since the live feed numbered the lobby: the number comes with the place
-      await refresh();
-    }
-    if (typeof place.number === "number") {
-      try {
-        const now = await get(`${ev(id)}/queue/now`);
-        counter = Math.max(counter, now.admitted);
-        if (counter >= place.number) await refresh();
-        else update(standing(place.number, { ...now, admitted: counter }));
-      } catch {
-        // The personal calls go on; the next reading may come through.
-      }
-    }
-    if (followTimer) followTimer = setTimeout(tick, (2 + Math.random()) * 1000);
+// repeat runs task every delay() ms, the first time after one delay, until
+// the returned function stops it; task gets a function telling whether it
+// was stopped meanwhile.
+function repeat(delay, task) {
+  let timer = null;
+  let stopped = false;
+  const run = async () => {
+    await task(() => stopped);
+    if (!stopped) timer = setTimeout(run, delay());
   };
-  followTimer = setTimeout(tick, (2 + Math.random()) * 1000);
+  timer = setTimeout(run, delay());
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
 
 // standing is what a live queue.update would say to the fan numbered number:
-// the server's arithmetic (GET …/queue/now in the API reference).
+// the server's arithmetic (GET …/queue/now in the API reference). No outlook
+// positions means sold out.
 function standing(number, now) {
   const position = Math.max(number - now.admitted, 1);
   const ahead = position - 1;
-  const soldOut = now.sale_status === "sold_out";
+  const soldOut = now.good_until === null;
   let outlook = "uncertain";
-  if (soldOut || (now.unlikely_from !== null && position >= now.unlikely_from)) outlook = "unlikely";
-  else if (now.good_until !== null && position <= now.good_until) outlook = "good";
+  if (soldOut || position >= now.unlikely_from) outlook = "unlikely";
+  else if (position <= now.good_until) outlook = "good";
   return {
     status: soldOut ? "sold_out" : "waiting", position, ahead, outlook, tickets_left: now.tickets_left,
-    eta_seconds: now.eta_rate > 0 ? Math.ceil(ahead / now.eta_rate) : null,
+    eta_seconds: now.eta_rate > 0 ? Math.min(Math.ceil(ahead / now.eta_rate), 2 ** 40) : null,
   };
 }
 
