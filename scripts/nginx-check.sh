@@ -9,7 +9,8 @@
 #   2. X-Request-Id passes through both ways;
 #   3. a WebSocket upgrade to /api/v1/events/{id}/live passes (101 and the
 #      first live message); GET …/queue/now is answered from nginx's cache
-#      for a second (whatever the query), then asked again;
+#      within its max-age (whatever the query, each answer with the client's
+#      own X-Request-Id), and asked again of a replica after;
 #   4. a replica whose Redis becomes unreachable (its /readyz answers 503) is
 #      taken out of rotation: every request through nginx still succeeds, a
 #      POST that reached it is answered by it and never replayed elsewhere,
@@ -159,27 +160,34 @@ ws_upgrade ws-1
 say "ok: WebSocket upgrade to /api/v1/events/$EV/live passes nginx (101, then the live snapshot)"
 
 # ------------------------------------- 3b. the line's public reading, cached
-# now_cache QUERY: GET …/queue/now through nginx; prints its X-Cache-Status.
+# now_cache QUERY RID: GET …/queue/now through nginx; prints its X-Cache-Status.
 now_cache() {
-	curl -s -D "$REP_WORK/now.h" -o "$REP_WORK/body" --max-time 10 "$NGINX_URL/api/v1/events/$EV/queue/now$1" >/dev/null || true
+	curl -s -D "$REP_WORK/now.h" -o "$REP_WORK/body" --max-time 10 -H "X-Request-Id: $2" \
+		"$NGINX_URL/api/v1/events/$EV/queue/now$1" >/dev/null || true
 	tr -d '\r' <"$REP_WORK/now.h" | sed -n 's/^[Xx]-[Cc]ache-[Ss]tatus: //p'
 }
-sleep 1.1 # past anything cached by an earlier request
-first="$(now_cache "")"
+# nginx keeps max-age=1 in whole seconds: until the end of the next second.
+sleep 2.1 # past anything cached by an earlier request
+first="$(now_cache "" now-first)"
 grep -q '"admitted":' "$REP_WORK/body" || fail "GET /api/v1/events/$EV/queue/now through nginx: $(head -c 200 "$REP_WORK/body")"
 grep -qi '^cache-control: public, max-age=1' "$REP_WORK/now.h" || fail "GET …/queue/now: no Cache-Control: public, max-age=1"
 [[ "$first" != HIT ]] || fail "the first GET …/queue/now was a cache HIT"
 hits=0 seen=()
 for i in $(seq 10); do
-	st="$(now_cache "?bypass=$i")"
+	st="$(now_cache "?bypass=$i" "now-$i")"
 	seen+=("$st")
-	[[ "$st" == HIT ]] && hits=$((hits + 1))
+	if [[ "$st" == HIT ]]; then
+		hits=$((hits + 1))
+		ids="$(tr -d '\r' <"$REP_WORK/now.h" | sed -n 's/^[Xx]-[Rr]equest-[Ii]d: //p' | tr '\n' ' ')"
+		[[ "$ids" == "now-$i " ]] ||
+			fail "a cached GET …/queue/now (request now-$i) came back with X-Request-Id: $ids"
+	fi
 done
 ((hits >= 8)) || fail "GET …/queue/now within a second of the first: $hits of 10 answered from nginx's cache (${seen[*]}), want all but a slow one"
-sleep 1.5
-after="$(now_cache "")"
-[[ "$after" == EXPIRED ]] || fail "GET …/queue/now 1.5 s later was $after, want EXPIRED: asked again of a replica (max-age=1)"
-say "ok: GET …/queue/now through nginx: $first, then $hits of 10 from the cache (queries ignored), then $after after a second"
+sleep 2.1
+after="$(now_cache "" now-after)"
+[[ "$after" == EXPIRED ]] || fail "GET …/queue/now 2.1 s later was $after, want EXPIRED: asked again of a replica (max-age=1)"
+say "ok: GET …/queue/now through nginx: $first, then $hits of 10 from the cache (queries ignored, each with its own X-Request-Id), then $after 2 s later"
 
 # ------------------------------------------------ 4. readiness routing
 STATS="$NGINX_URL/api/v1/events/$EV/stats"
