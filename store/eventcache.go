@@ -77,3 +77,11 @@ func (c *EventCache) Event(ctx context.Context, id string) (*Event, error) {
 		return r.Val.(*Event), nil
 	}
 }
+
+// Forget drops the event, so that this replica's next read of it is fresh:
+// after a change made here (other replicas see it within their ttl).
+func (c *EventCache) Forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, id)
+}

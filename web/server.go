@@ -19,6 +19,7 @@ import (
 // EventSource gives an event by id; *store.EventCache satisfies it.
 type EventSource interface {
 	Event(ctx context.Context, id string) (*store.Event, error)
+	Forget(id string)
 }
 
 // Store is what the API needs from PostgreSQL; *store.DB satisfies it.
@@ -45,6 +46,11 @@ type Store interface {
 	ReleaseIdempotencyKey(ctx context.Context, scope, key string) error
 	HeartbeatIdempotencyKey(ctx context.Context, scope, key string) error
 }
+
+// uncached reads every event fresh: Events when a Config has none.
+type uncached struct{ Store }
+
+func (uncached) Forget(string) {}
 
 // Config wires a Server.
 type Config struct {
@@ -107,7 +113,7 @@ type Server struct {
 // New builds the API with every route registered.
 func New(cfg Config) *Server {
 	if cfg.Events == nil {
-		cfg.Events = cfg.Store
+		cfg.Events = uncached{cfg.Store}
 	}
 	s := &Server{
 		store:         cfg.Store,
