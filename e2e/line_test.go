@@ -21,14 +21,7 @@ import (
 // admitted fan and puts more fans behind it: the next fan is at place n+1.
 func inLine(t *testing.T, n int) (string, client, []client) {
 	t.Helper()
-	id := newEvent(t, sale{maxActive: 1})
-	shopper := newAPIFan(t, "Shopper")
-	shopper.join(id)
-	deadline := time.Now().Add(10 * time.Second)
-	for !shopper.admitted(id) {
-		require.True(t, time.Now().Before(deadline), "the first fan was never admitted")
-		time.Sleep(100 * time.Millisecond)
-	}
+	id, shopper := lineWithShopper(t, sale{maxActive: 1})
 	var waiting []client
 	for i := range n {
 		c := newAPIFan(t, fmt.Sprintf("Waiting fan %d", i))
@@ -108,36 +101,66 @@ func TestWaitingRoomNoticesASilentConnection(t *testing.T) {
 // TestWaitingRoomWithoutALiveConnection: the page never gets its live socket
 // (every replica's are taken), nor the line's public reading (say a CDN in
 // front fails). Its own status calls alone keep the place past the presence
-// window, and they come often enough to claim the turn within claim_seconds,
-// which here is much shorter than a third of presence_seconds (at that pace
-// the page would miss it about three times in four).
+// window, and the one that finds the turn has come takes the fan to the shop.
 func TestWaitingRoomWithoutALiveConnection(t *testing.T) {
 	t.Parallel()
-	id := newEvent(t, sale{maxActive: 1, presence: 24, claim: 2})
-	shopper := newAPIFan(t, "Shopper")
-	shopper.join(id)
-	for deadline := time.Now().Add(10 * time.Second); !shopper.admitted(id); time.Sleep(100 * time.Millisecond) {
-		require.True(t, time.Now().Before(deadline), "the first fan was never admitted")
-	}
+	id, shopper := lineWithShopper(t, sale{maxActive: 1, presence: 6})
 	f := newFan(t, desktop)
 	me := newAPIFan(t, "No socket")
 	f.signIn(me)
 	refuseSockets(t, f)
-	_, err := chromedp.Call(f.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
-		{ const real = window.fetch;
-		  window.fetch = (url, init) => String(url).endsWith("/queue/now") ? Promise.reject(new TypeError("blocked")) : real(url, init); }`})
-	require.NoError(t, err)
+	blockPublicReading(t, f)
 
 	f.open("/events/" + id + "/line")
 	f.wait(`document.querySelector("[data-position]").textContent === "1"`, 20*time.Second)
 	f.wait(`document.querySelector("[data-conn]").dataset.liveState === "reconnecting"`, 10*time.Second)
-	time.Sleep(26 * time.Second) // past presence_seconds without a socket
+	time.Sleep(8 * time.Second) // past presence_seconds without a socket
 	status, place := me.place(id)
 	require.Equal(t, http.StatusOK, status, "the page's own status calls kept the place: %v", place)
 	require.EqualValues(t, 1, place["position"])
 
 	shopper.leave(id)
 	f.waitPath("/events/" + id + "/shop")
+}
+
+// TestWaitingRoomClaimsInTimeWithoutALiveConnection: with neither a socket nor
+// the public reading, and a claim window far shorter than a third of the
+// presence window, the page's own status calls come often enough to claim the
+// turn before it goes to the next fan (at a third of presence_seconds, a
+// minute at most, they would come long after).
+func TestWaitingRoomClaimsInTimeWithoutALiveConnection(t *testing.T) {
+	t.Parallel()
+	id, shopper := lineWithShopper(t, sale{maxActive: 1, presence: 600, claim: 2})
+	f := newFan(t, desktop)
+	f.signIn(newAPIFan(t, "No socket, short claim"))
+	refuseSockets(t, f)
+	blockPublicReading(t, f)
+	f.open("/events/" + id + "/line")
+	f.wait(`document.querySelector("[data-position]").textContent === "1"`, 20*time.Second)
+	shopper.leave(id)
+	f.waitPath("/events/" + id + "/shop")
+}
+
+// lineWithShopper makes an event of sale s and a fan admitted to it, shopping.
+func lineWithShopper(t *testing.T, s sale) (string, client) {
+	t.Helper()
+	id := newEvent(t, s)
+	shopper := newAPIFan(t, "Shopper")
+	shopper.join(id)
+	for deadline := time.Now().Add(10 * time.Second); !shopper.admitted(id); time.Sleep(100 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "the first fan was never admitted")
+	}
+	return id, shopper
+}
+
+// blockPublicReading has the page's requests for GET …/queue/now fail, as
+// when a cache in front of the replicas fails.
+func blockPublicReading(t *testing.T, f *fan) {
+	t.Helper()
+	_, err := chromedp.Call(f.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+		{ const real = window.fetch;
+		  window.fetch = (url, init) => String(url).endsWith("/queue/now") ? Promise.reject(new TypeError("blocked")) : real(url, init); }`})
+	require.NoError(t, err)
 }
 
 // refuseSockets has every socket the page opens refused at once, as at a
@@ -161,12 +184,7 @@ func refuseSockets(t *testing.T, f *fan) {
 // next own status call.
 func TestWaitingRoomFollowsTheCounterWithoutASocket(t *testing.T) {
 	t.Parallel()
-	id := newEvent(t, sale{maxActive: 1, presence: 600, claim: 600})
-	shopper := newAPIFan(t, "Shopper")
-	shopper.join(id)
-	for deadline := time.Now().Add(10 * time.Second); !shopper.admitted(id); time.Sleep(100 * time.Millisecond) {
-		require.True(t, time.Now().Before(deadline), "the first fan was never admitted")
-	}
+	id, shopper := lineWithShopper(t, sale{maxActive: 1, presence: 600, claim: 600})
 	ahead := newAPIFan(t, "Ahead")
 	require.Equal(t, "waiting", ahead.join(id)["status"])
 	f := newFan(t, desktop)
