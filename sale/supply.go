@@ -2,6 +2,7 @@ package sale
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/boxofficehq/boxoffice/inventory"
@@ -42,6 +43,9 @@ func (s *Service) counts(ctx context.Context, ev *store.Event, fresh bool) (cach
 		counts = nil
 		sup = queue.Supply{Available: ev.AvailableTickets, Held: ev.ReservedTickets, Booked: ev.BookedTickets}
 	}
+	if err != nil && !errors.Is(err, inventory.ErrNotLoaded) {
+		return cachedSupply{s: sup}, err // Redis is out of reach: no second wait for it
+	}
 	for _, z := range counts {
 		sup.Available += z.Available
 		sup.Held += z.Held
@@ -65,10 +69,10 @@ func (s *Service) counts(ctx context.Context, ev *store.Event, fresh bool) (cach
 	return c, nil
 }
 
-// Now is the event's sale status and each zone's counts as the last step read
-// them from Redis (at most supplyTTL old), or as the cached event has them
-// while Redis has not the event: a new live socket's snapshot, and the event
-// as GET /events/{id} shows it. The cached event's own may be a second old, and a change announced
+// Now is the event's sale status and each zone's count of available tickets
+// as the last step read them from Redis (at most supplyTTL old), or as the
+// cached event has them while Redis has not the event: a new live socket's
+// snapshot. The cached event's own may be a second old, and a change announced
 // in that second, before the socket joined the hub, would never reach it; read
 // from Redis for every socket, they would cost two round trips each at the
 // opening, when every fan connects at once.
@@ -76,10 +80,9 @@ func (s *Service) Now(ctx context.Context, ev *store.Event) (status string, zone
 	c, _ := s.counts(ctx, ev, false)
 	if c.zones == nil {
 		for _, z := range ev.Zones {
-			zones = append(zones, inventory.ZoneCounts{ZoneID: z.ID, Available: z.AvailableTickets,
-				Held: z.ReservedTickets, Booked: z.BookedTickets})
+			zones = append(zones, inventory.ZoneCounts{ZoneID: z.ID, Available: z.AvailableTickets})
 		}
-		return ev.SaleStatus, zones
+		return ev.SaleStatusAt(s.now(), ev.AvailableTickets), zones
 	}
 	return ev.SaleStatusAt(s.now(), c.s.Available), c.zones
 }

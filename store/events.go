@@ -516,7 +516,8 @@ func (db *DB) loadZones(ctx context.Context, events []*Event) error {
 
 // SaleStatusAt is where the sale stands at now with available tickets on sale.
 // It is the one rule for the status: GET /events/{id} applies it to the
-// database's counts, the live feed (sale.update) and the line to Redis's.
+// database's counts, the live feed (sale.update) and the line to Redis's (or,
+// while Redis has not the event, to the database's).
 func (e *Event) SaleStatusAt(now time.Time, available int) string {
 	switch {
 	case !now.Before(e.StartsAt):
