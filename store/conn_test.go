@@ -90,4 +90,6 @@ func TestLazyCommitIsItsOwn(t *testing.T) {
 	require.Equal(t, 201, again.Stored.Status)
 	require.NoError(t, c.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&after))
 	require.Equal(t, "on", after, "claiming or saving a key leaked the lazy setting")
+	require.NoError(t, c.QueryRow(ctx, `SELECT current_setting('plan_cache_mode')`).Scan(&after))
+	require.Equal(t, "auto", after, "saving a key leaked its planning setting")
 }

@@ -22,6 +22,7 @@ type EventCache struct {
 
 	mu      sync.Mutex
 	entries map[string]cachedEvent
+	forgot  map[string]uint64 // per event, how often Forget dropped it
 }
 
 type cachedEvent struct {
@@ -38,7 +39,7 @@ const eventReadTimeout = 5 * time.Second
 
 // NewEventCache caches db's events for ttl.
 func NewEventCache(db *DB, ttl time.Duration) *EventCache {
-	return &EventCache{db: db, ttl: ttl, entries: map[string]cachedEvent{}}
+	return &EventCache{db: db, ttl: ttl, entries: map[string]cachedEvent{}, forgot: map[string]uint64{}}
 }
 
 // Event is the event at most ttl old, as DB.Event answers it.
@@ -55,6 +56,9 @@ func (c *EventCache) Event(ctx context.Context, id string) (*Event, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventReadTimeout)
 		defer cancel()
 		c.loads.Add(1)
+		c.mu.Lock()
+		gen := c.forgot[id]
+		c.mu.Unlock()
 		ev, err := c.db.Event(rctx, id)
 		if err != nil {
 			return nil, err
@@ -63,7 +67,9 @@ func (c *EventCache) Event(ctx context.Context, id string) (*Event, error) {
 		if len(c.entries) >= maxCachedEvents {
 			c.entries = map[string]cachedEvent{}
 		}
-		c.entries[id] = cachedEvent{ev: ev, at: c.db.now()}
+		if c.forgot[id] == gen { // else it may be from before the change: not kept
+			c.entries[id] = cachedEvent{ev: ev, at: c.db.now()}
+		}
 		c.mu.Unlock()
 		return ev, nil
 	})
@@ -79,9 +85,13 @@ func (c *EventCache) Event(ctx context.Context, id string) (*Event, error) {
 }
 
 // Forget drops the event, so that this replica's next read of it is fresh:
-// after a change made here (other replicas see it within their ttl).
+// after a change made here (other replicas see it within their ttl). A read
+// under way may have begun before the change: later callers do not join it,
+// and what it reads is not kept.
 func (c *EventCache) Forget(id string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	delete(c.entries, id)
+	c.forgot[id]++
+	c.mu.Unlock()
+	c.reads.Forget(id)
 }

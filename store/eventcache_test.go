@@ -56,6 +56,15 @@ func TestEventCacheSharesOneRead(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, rate, got.AdmissionRate, "after the TTL the change shows")
 	require.Equal(t, int64(2), cache.Loads())
+
+	rate++
+	_, err = db.UpdateEvent(ctx, ev.ID, store.Settings{AdmissionRate: &rate})
+	require.NoError(t, err)
+	cache.Forget(ev.ID)
+	got, err = cache.Event(ctx, ev.ID)
+	require.NoError(t, err)
+	require.Equal(t, rate, got.AdmissionRate, "forgotten, the event is read fresh within the TTL")
+	require.Equal(t, int64(3), cache.Loads())
 }
 
 // The first caller giving up does not fail the others waiting on its read.
