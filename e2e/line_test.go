@@ -104,13 +104,7 @@ func TestWaitingRoomNoticesASilentConnection(t *testing.T) {
 func TestWaitingRoomWithoutALiveConnection(t *testing.T) {
 	t.Parallel()
 	id, shopper := lineWithShopper(t, sale{maxActive: 1, presence: 6})
-	f := newFan(t, desktop)
-	f.signIn(newAPIFan(t, "No socket"))
-	refuseSockets(t, f)
-	blockPublicReading(t, f)
-
-	f.open("/events/" + id + "/line")
-	f.wait(`document.querySelector("[data-position]").textContent === "1"`, 20*time.Second)
+	f := cutOffFan(t, id, "No socket")
 	f.wait(`document.querySelector("[data-conn]").dataset.liveState === "reconnecting"`, 10*time.Second)
 	time.Sleep(8 * time.Second) // past presence_seconds without a socket
 	// Only the page has shown signs of life: had its calls not, the next
@@ -128,14 +122,22 @@ func TestWaitingRoomWithoutALiveConnection(t *testing.T) {
 func TestWaitingRoomClaimsInTimeWithoutALiveConnection(t *testing.T) {
 	t.Parallel()
 	id, shopper := lineWithShopper(t, sale{maxActive: 1, presence: 600, claim: 4})
-	f := newFan(t, desktop)
-	f.signIn(newAPIFan(t, "No socket, short claim"))
-	refuseSockets(t, f)
-	blockPublicReading(t, f)
-	f.open("/events/" + id + "/line")
-	f.wait(`document.querySelector("[data-position]").textContent === "1"`, 20*time.Second)
+	f := cutOffFan(t, id, "No socket, short claim")
 	shopper.leave(id)
 	f.waitPath("/events/" + id + "/shop")
+}
+
+// cutOffFan is a fan whose waiting room gets neither a live socket nor the
+// line's public reading, shown first in line for the event.
+func cutOffFan(t *testing.T, eventID, name string) *fan {
+	t.Helper()
+	f := newFan(t, desktop)
+	f.signIn(newAPIFan(t, name))
+	refuseSockets(t, f)
+	blockPublicReading(t, f)
+	f.open("/events/" + eventID + "/line")
+	f.wait(`document.querySelector("[data-position]").textContent === "1"`, 20*time.Second)
+	return f
 }
 
 // lineWithShopper makes an event of sale s and a fan admitted to it, shopping.
