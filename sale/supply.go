@@ -77,14 +77,14 @@ func (s *Service) counts(ctx context.Context, ev *store.Event, fresh bool) (cach
 // from Redis for every socket, they would cost two round trips each at the
 // opening, when every fan connects at once.
 func (s *Service) Now(ctx context.Context, ev *store.Event) (status string, zones []inventory.ZoneCounts) {
-	c, _ := s.counts(ctx, ev, false)
-	if c.zones == nil {
+	c, _ := s.counts(ctx, ev, false) // without Redis's counts, c.s has the cached event's
+	zones = c.zones
+	if zones == nil {
 		for _, z := range ev.Zones {
 			zones = append(zones, inventory.ZoneCounts{ZoneID: z.ID, Available: z.AvailableTickets})
 		}
-		return ev.SaleStatusAt(s.now(), ev.AvailableTickets), zones
 	}
-	return ev.SaleStatusAt(s.now(), c.s.Available), c.zones
+	return ev.SaleStatusAt(s.now(), c.s.Available), zones
 }
 
 // supplyOf is the supply of an event known only by id: as the step before read
