@@ -189,15 +189,23 @@ func TestWaitingRoomFollowsTheCounterWithoutASocket(t *testing.T) {
 	f := newFan(t, desktop)
 	f.signIn(newAPIFan(t, "No socket, long presence"))
 	refuseSockets(t, f)
-	// The line page's own status calls (GET …/queue), as the browser sends them.
+	// The line page's own status calls (GET …/queue) and its public readings
+	// (GET …/queue/now), and the requests the browser sent a cookie with.
 	var mu sync.Mutex
-	calls := 0
+	status, readings, cookied := map[network.RequestID]bool{}, map[network.RequestID]bool{}, map[network.RequestID]bool{}
 	require.NoError(t, chromedp.Listen(f.ctx, func(ev any) {
-		if r, ok := ev.(*network.EventRequestWillBeSent); ok && r.Request.Method == "GET" &&
-			strings.HasSuffix(r.DocumentURL, "/line") && strings.HasSuffix(r.Request.URL, "/queue") {
-			mu.Lock()
-			calls++
-			mu.Unlock()
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			if ev.Request.Method == "GET" && strings.HasSuffix(ev.DocumentURL, "/line") {
+				status[ev.RequestID] = strings.HasSuffix(ev.Request.URL, "/queue")
+				readings[ev.RequestID] = strings.HasSuffix(ev.Request.URL, "/queue/now")
+			}
+		case *network.EventRequestWillBeSentExtraInfo:
+			for _, c := range ev.AssociatedCookies {
+				cookied[ev.RequestID] = cookied[ev.RequestID] || len(c.BlockedReasons) == 0
+			}
 		}
 	}))
 	f.open("/events/" + id + "/line")
@@ -212,10 +220,22 @@ func TestWaitingRoomFollowsTheCounterWithoutASocket(t *testing.T) {
 	ahead.leave(id)
 	f.waitPath("/events/" + id + "/shop")
 	// The page's own calls come every 150–250 s here: it made the one that
-	// showed the place and the one that claimed the turn.
+	// showed the place and the one that claimed the turn. It asked the public
+	// reading without its cookie, so that a cache in front may answer it.
 	mu.Lock()
 	defer mu.Unlock()
-	require.Equal(t, 2, calls, "the page followed the public reading, not its own status calls")
+	count := func(of map[network.RequestID]bool, withCookie bool) (n int) {
+		for id, ok := range of {
+			if ok && cookied[id] == withCookie {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, 2, count(status, true), "the page followed the public reading, not its own status calls (each signed in)")
+	require.Zero(t, count(status, false))
+	require.Positive(t, count(readings, false), "the page asked the public reading")
+	require.Zero(t, count(readings, true), "GET …/queue/now went with the sign-in cookie")
 }
 
 // TestCountdownFollowsTheServer: a phone whose clock is an hour fast still
